@@ -1,0 +1,104 @@
+// The bootstrap every service's main.cpp calls: typed common config, logger, metrics, database
+// with migrations, token verifier, routes, the middleware chain and the server.
+//
+//   auto config = ServiceConfig::from_env(env, "user-service", 5000);
+//   App app(config);
+//   app.open_database(user::migrations());
+//   user::register_routes(app, ...);
+//   return app.run();
+#pragma once
+
+#include "emporium/auth/jwt.hpp"
+#include "emporium/config/env.hpp"
+#include "emporium/db/database.hpp"
+#include "emporium/http/router.hpp"
+#include "emporium/http/server.hpp"
+#include "emporium/obs/log.hpp"
+#include "emporium/obs/metrics.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace emporium {
+
+struct ServiceConfig {
+  std::string service;  // e.g. "user-service"
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 0;
+  std::string database_url;
+  int io_threads = 1;
+  int worker_threads = 8;
+  int db_pool_size = 8;
+  std::string internal_token;
+  std::string jwt_issuer = "emporium";
+  std::string jwt_public_key_file;  // optional where the service signs its own tokens
+  std::string jwt_kid;              // empty: the key's thumbprint
+  std::vector<std::string> trusted_proxies;  // IPs whose X-Real-IP is believed
+  obs::Level log_level = obs::Level::Info;
+  bool access_log = true;
+  bool problem_error_member = false;  // also repeat `detail` as `error` (user-service, as the seed did)
+  int drain_idle_ms = 6000;
+  int shutdown_grace_ms = 20000;
+
+  // Reads PORT, HOST, DATABASE_URL (default sqlite:var/<service>.db), IO_THREADS,
+  // WORKER_THREADS, DB_POOL_SIZE, INTERNAL_TOKEN (required, ≥ 16 chars), JWT_ISSUER,
+  // JWT_PUBLIC_KEY_FILE, JWT_KID, TRUSTED_PROXIES (default 127.0.0.1,::1), LOG_LEVEL,
+  // ACCESS_LOG, DRAIN_IDLE_MS, SHUTDOWN_GRACE_MS. Throws ConfigError naming the variable.
+  static ServiceConfig from_env(const Env& env, std::string service, std::uint16_t default_port);
+};
+
+class App {
+ public:
+  explicit App(ServiceConfig config);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  const ServiceConfig& config() const { return config_; }
+  obs::Logger& log() { return *log_; }
+  obs::Metrics& metrics() { return *metrics_; }
+  auth::JwtVerifier& verifier() { return *verifier_; }
+
+  // Opens DATABASE_URL and applies the service's migrations. Call once, before run().
+  db::Database& open_database(const db::MigrationSet& migrations);
+  db::Database& db();
+
+  void route(http::Method method, std::string pattern, http::Handler handler,
+             http::RouteOptions options = {});
+  // Extra middleware, run after authentication, before the handler.
+  void use(http::Middleware middleware);
+  // Runs on the worker pool once the server listens, before it reports ready.
+  void on_start(std::function<void()> fn);
+
+  // The full request pipeline (request id, access log, metrics, errors, JSON, auth, handler),
+  // exposed for tests that drive it without sockets.
+  http::Response handle(http::Request& request);
+
+  // Listens, serves until SIGTERM/SIGINT, drains; returns the process exit code.
+  int run();
+
+ private:
+  http::Response dispatch(http::Request& request);
+  http::Response reject(http::Request& request, int status, const std::string& detail);
+  http::Response problem(const http::Request& request, const HttpError& error) const;
+  void finish(http::Request& request, http::Response& response, double seconds);
+  void authenticate(http::Request& request, const http::Route& route);
+
+  ServiceConfig config_;
+  std::unique_ptr<obs::Logger> log_;
+  std::unique_ptr<obs::Metrics> metrics_;
+  std::unique_ptr<auth::JwtVerifier> verifier_;
+  std::unique_ptr<db::Database> db_;
+  http::Router router_;
+  std::vector<http::Middleware> middleware_;
+  std::vector<std::function<void()>> on_start_;
+};
+
+// Runs `fn` (a main body) and turns ConfigError and start-up failures into a one-line message on
+// stderr and exit code 2.
+int run_main(const std::function<int()>& fn);
+
+}  // namespace emporium

@@ -1,0 +1,144 @@
+// One Database interface over SQLite and PostgreSQL, chosen by DATABASE_URL (DESIGN §4 db).
+//
+// - SQL uses `$1…$N` placeholders on both backends (SQLite rewrites them to `?N`, so `$2 … $1`
+//   binds right).
+// - Work runs in transactions that the layer may run again: on SQLITE_BUSY, 40001 or 40P01 the
+//   function is retried a bounded number of times, then service_unavailable (503, Retry-After) is
+//   thrown, never a 500.
+// - SQLite write transactions start with BEGIN IMMEDIATE; PostgreSQL write transactions run at
+//   REPEATABLE READ, so a read-then-write on a row another transaction changed is retried instead
+//   of losing an update.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace emporium::db {
+
+using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+using Params = std::vector<Value>;
+
+// Helpers to build parameters from optionals.
+template <class T>
+Value nullable(const std::optional<T>& v) {
+  if (!v) return nullptr;
+  return Value(*v);
+}
+
+class Row {
+ public:
+  explicit Row(std::vector<Value> cells) : cells_(std::move(cells)) {}
+  std::size_t size() const { return cells_.size(); }
+  bool is_null(std::size_t i) const;
+  // Conversions accept what either backend returns (PostgreSQL text, SQLite typed values).
+  std::string text(std::size_t i) const;  // NULL -> ""
+  std::int64_t integer(std::size_t i) const;  // NULL -> 0
+  double real(std::size_t i) const;
+  std::optional<std::string> opt_text(std::size_t i) const;
+  std::optional<std::int64_t> opt_integer(std::size_t i) const;
+
+ private:
+  std::vector<Value> cells_;
+};
+
+struct Result {
+  std::vector<Row> rows;
+  std::int64_t affected = 0;  // rows changed by INSERT/UPDATE/DELETE
+
+  bool empty() const { return rows.empty(); }
+  const Row& one() const;  // throws std::logic_error when empty
+};
+
+class DbError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// A UNIQUE constraint failed (SQLite SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY, PostgreSQL 23505).
+class UniqueViolation : public DbError {
+ public:
+  using DbError::DbError;
+};
+// A CHECK constraint failed (SQLite SQLITE_CONSTRAINT_CHECK, PostgreSQL 23514).
+class CheckViolation : public DbError {
+ public:
+  using DbError::DbError;
+};
+
+// A statement runner bound to one connection inside one transaction.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Result query(std::string_view sql, const Params& params = {}) = 0;
+  std::int64_t exec(std::string_view sql, const Params& params = {}) {
+    return query(sql, params).affected;
+  }
+};
+
+enum class Backend { Sqlite, Postgres };
+enum class TxKind { Read, Write };
+
+struct Migration {
+  int version;
+  std::string name;
+  std::string sql;  // may hold several statements
+};
+struct MigrationSet {
+  std::vector<Migration> sqlite;
+  std::vector<Migration> postgres;
+};
+
+struct Options {
+  int pool_size = 8;
+  int busy_timeout_ms = 5000;  // SQLite busy_timeout; PostgreSQL connect timeout
+  int max_attempts = 12;       // transaction attempts before 503
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  // `sqlite:///abs/path.db`, `sqlite:relative/path.db`, `postgresql://…` (or `postgres://…`).
+  // Throws std::invalid_argument for anything else (including `sqlite://host/…`).
+  static std::unique_ptr<Database> open(const std::string& url, const Options& options = {});
+
+  virtual Backend backend() const = 0;
+
+  // Applies the backend's migrations not yet recorded in `schema_migrations`, under a lock
+  // (BEGIN EXCLUSIVE / pg_advisory_lock) so instances starting together do not race.
+  virtual void migrate(const MigrationSet& migrations) = 0;
+
+  // Runs `fn` in one transaction and commits; rolls back if it throws. May call `fn` again on a
+  // retryable conflict, so `fn` must not have effects outside the transaction.
+  virtual void transact(TxKind kind, const std::function<void(Tx&)>& fn) = 0;
+
+  template <class F>
+  auto with_tx(TxKind kind, F&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    using R = decltype(fn(std::declval<Tx&>()));
+    if constexpr (std::is_void_v<R>) {
+      transact(kind, fn);
+    } else {
+      std::optional<R> out;
+      transact(kind, [&](Tx& tx) { out.emplace(fn(tx)); });
+      return std::move(*out);
+    }
+  }
+
+  // One statement in its own read transaction.
+  Result query(std::string_view sql, const Params& params = {}) {
+    return with_tx(TxKind::Read, [&](Tx& tx) { return tx.query(sql, params); });
+  }
+
+  // True when a trivial query succeeds (used by /readyz).
+  virtual bool ping() = 0;
+};
+
+}  // namespace emporium::db

@@ -1,0 +1,74 @@
+// The request/response façade handlers see. No Beast or Asio here: handlers compile in about a
+// second and run on the worker pool, where blocking work (database, argon2) is allowed.
+#pragma once
+
+#include "emporium/auth/principal.hpp"
+#include "emporium/json/json.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace emporium::http {
+
+enum class Method { Get, Head, Post, Put, Delete, Patch, Options, Other };
+std::string_view method_name(Method m);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+class Request {
+ public:
+  Method method = Method::Other;
+  std::string method_text;   // as received
+  std::string target;        // path and query as received
+  std::string path;          // percent-decoding not applied; the router matches raw segments
+  std::string query_string;  // without '?'
+  Headers headers;
+  std::string body;
+  std::string peer_address;    // the TCP peer
+  std::string client_address;  // X-Real-IP when the peer is a trusted proxy, else the peer
+  std::string request_id;
+  std::string route;  // the matched route template (metrics label), "unmatched" otherwise
+  std::vector<std::pair<std::string, std::string>> path_params;
+  std::optional<Principal> principal;
+  std::int64_t received_ms = 0;
+
+  // Case-insensitive header lookup.
+  std::optional<std::string_view> header(std::string_view name) const;
+  // Path parameter by name (`:id` -> "id"); empty when absent.
+  std::string_view param(std::string_view name) const;
+  // Decoded query parameter; the first one when repeated.
+  std::optional<std::string> query(std::string_view name) const;
+  // The parsed JSON body; present for routes declared with `json_body`.
+  const Json& json() const { return json_; }
+  void set_json(Json value) { json_ = std::move(value); }
+  // The authenticated caller; throws unauthorized (401) when there is none.
+  const Principal& user() const;
+
+ private:
+  Json json_;
+  mutable std::optional<std::vector<std::pair<std::string, std::string>>> query_cache_;
+};
+
+class Response {
+ public:
+  int status = 200;
+  std::string content_type = "application/json; charset=utf-8";
+  Headers headers;
+  std::string body;
+
+  static Response json(int status, const Json& value);
+  static Response no_content();
+  Response& set_header(std::string name, std::string value);
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+using Handler = std::function<Response(Request&)>;
+// Middleware wraps the rest of the chain: `return next(request);` or answer itself.
+using Middleware = std::function<Response(Request&, const Handler& next)>;
+
+}  // namespace emporium::http

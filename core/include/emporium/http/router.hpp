@@ -1,0 +1,54 @@
+// Routes: case-sensitive, a trailing slash tolerated, static segments win over parameters
+// (`/categories` before `/:id`), a known path with the wrong method -> 405 with `Allow`.
+#pragma once
+
+#include "emporium/http/message.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace emporium::http {
+
+// Who may call a route; checked before the handler runs (401, then 403).
+enum class Access {
+  Public,           // anyone; a valid token is still decoded if present
+  User,             // any valid token
+  Admin,            // token with role admin
+  Internal,         // X-Internal-Token only
+  AdminOrInternal,  // admin token or X-Internal-Token
+  UserOrInternal,   // any valid token or X-Internal-Token (ownership is the handler's job)
+};
+
+struct RouteOptions {
+  Access access = Access::Public;
+  bool json_body = false;  // require application/json, parse (400/413/415) before auth
+};
+
+struct Route {
+  Method method;
+  std::string pattern;  // e.g. /api/users/:id/role
+  Handler handler;
+  RouteOptions options;
+  std::vector<std::string> segments;  // pattern split on '/'
+};
+
+class Router {
+ public:
+  void add(Method method, std::string pattern, Handler handler, RouteOptions options = {});
+
+  struct Match {
+    const Route* route = nullptr;  // null: no route for this method
+    std::vector<std::pair<std::string, std::string>> params;
+    std::string allow;  // non-empty when the path exists for other methods (405)
+  };
+  Match match(Method method, std::string_view path) const;
+
+  const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
+
+ private:
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+}  // namespace emporium::http

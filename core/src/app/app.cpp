@@ -1,0 +1,342 @@
+// The service bootstrap and the request pipeline every service shares. Checks run in one order
+// (DESIGN §4): 413/415/malformed JSON -> 401 -> 403 (role) -> handler (ownership, 404, 400, 409).
+#include "emporium/app/app.hpp"
+
+#include "emporium/util/crypto.hpp"
+#include "emporium/util/ids.hpp"
+#include "emporium/util/time.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace emporium {
+
+using http::Access;
+using http::Request;
+using http::Response;
+
+namespace {
+
+std::string read_file(const std::string& path, const char* variable) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(std::string(variable) + ": cannot read file '" + path + "'");
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// ^[A-Za-z0-9._:-]{1,128}$ without std::regex on the hot path.
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool valid_ip_text(std::string_view ip) {
+  if (ip.empty() || ip.size() > 45) return false;
+  for (char c : ip) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+              c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_json_content_type(std::string_view type) {
+  auto semi = type.find(';');
+  auto base = type.substr(0, semi);
+  while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+  std::string lower(base);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "application/json" || (lower.starts_with("application/") && lower.ends_with("+json"));
+}
+
+}  // namespace
+
+ServiceConfig ServiceConfig::from_env(const Env& env, std::string service, std::uint16_t default_port) {
+  ServiceConfig c;
+  c.service = std::move(service);
+  c.port = static_cast<std::uint16_t>(env.integer("PORT", default_port, 0, 65535));
+  c.host = env.string("HOST", "0.0.0.0");
+  c.database_url = env.string("DATABASE_URL", "sqlite:var/" + c.service + ".db");
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  c.io_threads = static_cast<int>(env.integer("IO_THREADS", cores, 1, 256));
+  c.worker_threads = static_cast<int>(env.integer("WORKER_THREADS", 8, 1, 1024));
+  c.db_pool_size = static_cast<int>(env.integer("DB_POOL_SIZE", c.worker_threads, 1, 1024));
+  c.internal_token = env.required("INTERNAL_TOKEN");
+  if (c.internal_token.size() < 16) throw ConfigError("INTERNAL_TOKEN must be at least 16 characters");
+  c.jwt_issuer = env.string("JWT_ISSUER", "emporium");
+  c.jwt_public_key_file = env.string("JWT_PUBLIC_KEY_FILE", "");
+  c.jwt_kid = env.string("JWT_KID", "");
+  c.trusted_proxies = env.list("TRUSTED_PROXIES", "127.0.0.1,::1");
+  try {
+    c.log_level = obs::parse_level(env.string("LOG_LEVEL", "info"));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("LOG_LEVEL: ") + e.what());
+  }
+  c.access_log = env.boolean("ACCESS_LOG", true);
+  c.drain_idle_ms = static_cast<int>(env.integer("DRAIN_IDLE_MS", 6000, 0, 600000));
+  c.shutdown_grace_ms = static_cast<int>(env.integer("SHUTDOWN_GRACE_MS", 20000, 100, 600000));
+  return c;
+}
+
+App::App(ServiceConfig config)
+    : config_(std::move(config)),
+      log_(std::make_unique<obs::Logger>(config_.service, config_.log_level)),
+      metrics_(std::make_unique<obs::Metrics>(config_.service)),
+      verifier_(std::make_unique<auth::JwtVerifier>(config_.jwt_issuer)) {
+  if (!config_.jwt_public_key_file.empty()) {
+    auto pem = read_file(config_.jwt_public_key_file, "JWT_PUBLIC_KEY_FILE");
+    try {
+      verifier_->add_public_key(pem, config_.jwt_kid);
+    } catch (const std::exception& e) {
+      throw ConfigError(std::string("JWT_PUBLIC_KEY_FILE: ") + e.what());
+    }
+  }
+  route(http::Method::Get, "/healthz", [](Request&) {
+    return Response::json(200, Json{{"status", "ok"}});
+  });
+  route(http::Method::Get, "/readyz", [this](Request&) {
+    if (db_ && !db_->ping()) throw service_unavailable("Database unreachable", 2);
+    return Response::json(200, Json{{"status", "ready"}});
+  });
+  route(http::Method::Get, "/metrics", [this](Request&) {
+    Response res;
+    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    res.body = metrics_->render();
+    return res;
+  });
+}
+
+App::~App() = default;
+
+db::Database& App::open_database(const db::MigrationSet& migrations) {
+  db::Options options;
+  options.pool_size = config_.db_pool_size;
+  try {
+    db_ = db::Database::open(config_.database_url, options);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("DATABASE_URL: ") + e.what());
+  }
+  db_->migrate(migrations);
+  return *db_;
+}
+
+db::Database& App::db() {
+  if (!db_) throw std::logic_error("App::db() before open_database()");
+  return *db_;
+}
+
+void App::route(http::Method method, std::string pattern, http::Handler handler,
+                http::RouteOptions options) {
+  router_.add(method, std::move(pattern), std::move(handler), options);
+}
+
+void App::use(http::Middleware middleware) { middleware_.push_back(std::move(middleware)); }
+
+void App::on_start(std::function<void()> fn) { on_start_.push_back(std::move(fn)); }
+
+void App::authenticate(Request& request, const http::Route& route) {
+  bool internal = false;
+  if (auto token = request.header("X-Internal-Token")) {
+    internal = !token->empty() && constant_time_equal(*token, config_.internal_token);
+  }
+  bool bad_token = false;
+  if (internal) {
+    request.principal = Principal{"", "internal", true};
+  } else if (auto authz = request.header("Authorization")) {
+    std::string_view value = *authz;
+    if (value.size() > 7 && (value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+      if (auto claims = verifier_->verify(value.substr(7))) {
+        request.principal = Principal{claims->user_id, claims->role, false};
+      } else {
+        bad_token = true;
+      }
+    } else {
+      bad_token = true;
+    }
+  }
+  auto denied_401 = [&]() {
+    auto e = unauthorized(bad_token ? "Invalid or expired token" : "Authentication required");
+    e.with_header("WWW-Authenticate", "Bearer");
+    return e;
+  };
+  const auto& p = request.principal;
+  switch (route.options.access) {
+    case Access::Public:
+      return;
+    case Access::User:
+      if (!p || p->internal) throw denied_401();
+      return;
+    case Access::UserOrInternal:
+      if (!p) throw denied_401();
+      return;
+    case Access::Admin:
+      if (!p || p->internal) throw denied_401();
+      if (!p->is_admin()) throw forbidden("Admin role required");
+      return;
+    case Access::Internal:
+      if (!p) throw denied_401();
+      if (!p->internal) throw forbidden("Internal endpoint");
+      return;
+    case Access::AdminOrInternal:
+      if (!p) throw denied_401();
+      if (!p->internal && !p->is_admin()) throw forbidden("Admin role required");
+      return;
+  }
+}
+
+Response App::dispatch(Request& request) {
+  auto match = router_.match(request.method, request.path);
+  if (!match.route) {
+    if (!match.allow.empty()) throw method_not_allowed(match.allow);
+    throw not_found("No route for " + std::string(http::method_name(request.method)) + " " + request.path);
+  }
+  const auto& route = *match.route;
+  request.route = route.pattern;
+  request.path_params = std::move(match.params);
+
+  if (route.options.json_body) {
+    auto type = request.header("Content-Type");
+    bool empty = request.body.find_first_not_of(" \t\r\n") == std::string::npos;
+    if (empty && !type) {
+      request.set_json(Json::object());
+    } else {
+      if (!type || !is_json_content_type(*type)) throw unsupported_media_type();
+      if (empty) throw bad_request("Request body is empty; send a JSON object");
+      auto body = parse_json(request.body);
+      if (!body.is_object()) throw bad_request("Request body must be a JSON object");
+      request.set_json(std::move(body));
+    }
+  }
+  authenticate(request, route);
+
+  if (middleware_.empty()) return route.handler(request);
+  // Build the chain from the innermost (the handler) outwards.
+  http::Handler next = route.handler;
+  for (auto it = middleware_.rbegin(); it != middleware_.rend(); ++it) {
+    next = [mw = *it, inner = std::move(next)](Request& r) { return mw(r, inner); };
+  }
+  return next(request);
+}
+
+Response App::problem(const Request& request, const HttpError& error) const {
+  Json body = {
+      {"type", "urn:emporium:problem:" + error.code()},
+      {"title", status_title(error.status())},
+      {"status", error.status()},
+      {"detail", error.detail()},
+      {"code", error.code()},
+      {"requestId", request.request_id},
+      {"msg", error.detail()},
+  };
+  Json errors = Json::array();
+  for (const auto& f : error.errors()) errors.push_back({{"field", f.field}, {"message", f.message}});
+  body["errors"] = std::move(errors);
+  if (config_.problem_error_member) body["error"] = error.detail();
+  for (auto it = error.extra().begin(); it != error.extra().end(); ++it) body[it.key()] = it.value();
+  Response res = Response::json(error.status(), body);
+  res.content_type = "application/problem+json; charset=utf-8";
+  for (const auto& [name, value] : error.headers()) res.set_header(name, value);
+  return res;
+}
+
+void App::finish(Request& request, Response& response, double seconds) {
+  response.set_header("X-Request-ID", request.request_id);
+  metrics_->record_request(http::method_name(request.method),
+                           request.route.empty() ? "unmatched" : request.route, response.status,
+                           seconds);
+  bool server_error = response.status >= 500;
+  if (config_.access_log || server_error) {
+    Json fields = {{"requestId", request.request_id},
+                   {"method", request.method_text},
+                   {"path", request.path},
+                   {"route", request.route.empty() ? "unmatched" : request.route},
+                   {"status", response.status},
+                   {"durationMs", static_cast<double>(static_cast<long>(seconds * 1e5)) / 100.0},
+                   {"client", request.client_address}};
+    if (request.principal && !request.principal->internal) fields["userId"] = request.principal->user_id;
+    log_->log(server_error ? obs::Level::Warn : obs::Level::Info, "request", fields);
+  }
+}
+
+static void prepare(Request& request, const ServiceConfig& config) {
+  auto incoming = request.header("X-Request-ID");
+  request.request_id = incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_object_id();
+  request.client_address = request.peer_address;
+  for (const auto& proxy : config.trusted_proxies) {
+    if (proxy == request.peer_address) {
+      if (auto real = request.header("X-Real-IP"); real && valid_ip_text(*real)) {
+        request.client_address = std::string(*real);
+      }
+      break;
+    }
+  }
+}
+
+Response App::handle(Request& request) {
+  auto start = std::chrono::steady_clock::now();
+  prepare(request, config_);
+  Response response;
+  try {
+    response = dispatch(request);
+  } catch (const HttpError& e) {
+    response = problem(request, e);
+  } catch (const std::exception& e) {
+    log_->error("unhandled exception", {{"requestId", request.request_id}, {"error", e.what()},
+                                        {"route", request.route}});
+    response = problem(request, HttpError(500, "internal", "Internal error"));
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  finish(request, response, seconds);
+  return response;
+}
+
+Response App::reject(Request& request, int status, const std::string& detail) {
+  prepare(request, config_);
+  Response response = problem(request, HttpError(status, status == 413 ? "payload_too_large" : "bad_request", detail));
+  finish(request, response, 0);
+  return response;
+}
+
+int App::run() {
+  for (auto& fn : on_start_) fn();
+  http::ServerOptions options;
+  options.host = config_.host;
+  options.port = config_.port;
+  options.io_threads = config_.io_threads;
+  options.worker_threads = config_.worker_threads;
+  options.drain_idle_ms = config_.drain_idle_ms;
+  options.shutdown_grace_ms = config_.shutdown_grace_ms;
+  http::Server server(
+      options, [this](Request& r) { return handle(r); },
+      [this](Request& r, int status, const std::string& detail) { return reject(r, status, detail); });
+  server.listen();
+  int code = server.run([&] {
+    log_->info("listening", {{"port", server.port()}, {"host", config_.host},
+                             {"database", db_ ? (db_->backend() == db::Backend::Sqlite ? "sqlite" : "postgresql") : "none"}});
+  });
+  log_->info("stopped", {{"exitCode", code}});
+  return code;
+}
+
+int run_main(const std::function<int()>& fn) {
+  try {
+    return fn();
+  } catch (const ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "fatal: " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace emporium

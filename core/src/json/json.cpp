@@ -1,0 +1,137 @@
+// JSON parsing with a depth limit and output that tolerates invalid UTF-8.
+#include "emporium/json/json.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace emporium {
+
+namespace {
+
+struct TooDeep {};
+
+}  // namespace
+
+Json parse_json(std::string_view text) {
+  // The callback sees the nesting depth as the parser descends; abort past the limit before
+  // building anything deeper.
+  auto guard = [](int depth, Json::parse_event_t event, Json&) {
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth) {
+      throw TooDeep{};
+    }
+    return true;
+  };
+  try {
+    return Json::parse(text.begin(), text.end(), guard, /*allow_exceptions=*/true);
+  } catch (const TooDeep&) {
+    throw bad_request("JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  } catch (const Json::parse_error& e) {
+    // nlohmann reports invalid UTF-8 as a parse error of a string; its text stays in the log.
+    std::string what = e.what();
+    if (what.find("UTF-8") != std::string::npos || what.find("utf-8") != std::string::npos) {
+      throw bad_request("Request body is not valid UTF-8");
+    }
+    throw bad_request("Malformed JSON at byte " + std::to_string(e.byte));
+  }
+}
+
+std::string dump_json(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::optional<std::string> read_string(const Json& body, const char* field, FieldErrors& errors,
+                                       std::size_t min_len, std::size_t max_len) {
+  if (!body.is_object()) return std::nullopt;
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    errors.add(field, "must be a string");
+    return std::nullopt;
+  }
+  const auto& s = it->get_ref<const std::string&>();
+  if (s.size() < min_len) {
+    errors.add(field, min_len == 1 ? "must not be empty"
+                                   : "must be at least " + std::to_string(min_len) + " characters");
+    return std::nullopt;
+  }
+  if (s.size() > max_len) {
+    errors.add(field, "must be at most " + std::to_string(max_len) + " characters");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<std::int64_t> read_integer(const Json& body, const char* field, FieldErrors& errors,
+                                         std::int64_t min, std::int64_t max) {
+  if (!body.is_object()) return std::nullopt;
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  std::int64_t value = 0;
+  if (it->is_number_integer()) {
+    if (it->is_number_unsigned() &&
+        it->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      errors.add(field, "must be at most " + std::to_string(max));
+      return std::nullopt;
+    }
+    value = it->get<std::int64_t>();
+  } else if (it->is_number_float()) {
+    double d = it->get<double>();
+    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > 9.0e15) {
+      errors.add(field, "must be an integer");
+      return std::nullopt;
+    }
+    value = static_cast<std::int64_t>(d);
+  } else {
+    errors.add(field, "must be an integer");
+    return std::nullopt;
+  }
+  if (value < min) {
+    errors.add(field, "must be at least " + std::to_string(min));
+    return std::nullopt;
+  }
+  if (value > max) {
+    errors.add(field, "must be at most " + std::to_string(max));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::int64_t> read_money(const Json& body, const char* field, FieldErrors& errors,
+                                       std::int64_t min_minor, std::int64_t max_minor) {
+  if (!body.is_object()) return std::nullopt;
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) {
+    errors.add(field, "must be a number");
+    return std::nullopt;
+  }
+  double d = it->get<double>();
+  if (!std::isfinite(d) || std::fabs(d) > 1e13) {
+    errors.add(field, "is out of range");
+    return std::nullopt;
+  }
+  // llround of x*100 plus a check that x had at most two decimals (DESIGN §5): casting x*100
+  // truncates 19.99 to 1998.
+  double scaled = d * 100.0;
+  std::int64_t minor = std::llround(scaled);
+  if (std::fabs(scaled - static_cast<double>(minor)) > 1e-6 * std::max(1.0, std::fabs(scaled))) {
+    errors.add(field, "must have at most two decimals");
+    return std::nullopt;
+  }
+  if (minor < min_minor || minor > max_minor) {
+    errors.add(field, "must be between " + dump_json(money_json(min_minor)) + " and " +
+                          dump_json(money_json(max_minor)));
+    return std::nullopt;
+  }
+  return minor;
+}
+
+Json money_json(std::int64_t minor) {
+  if (minor % 100 == 0) return Json(minor / 100);
+  // Shortest round-trip double printing gives 19.99, not 19.989999…
+  return Json(static_cast<double>(minor) / 100.0);
+}
+
+}  // namespace emporium

@@ -1,0 +1,107 @@
+// Prometheus metrics with prometheus-cpp's core (no civetweb: /metrics is served by our router).
+#include "emporium/obs/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <mutex>
+#include <unordered_map>
+
+namespace emporium::obs {
+
+struct Metrics::Impl {
+  std::string service;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  prometheus::Family<prometheus::Histogram>* durations = nullptr;
+  // Family::Add hashes labels under a lock; cache the series per label set.
+  std::mutex mutex;
+  std::unordered_map<std::string, prometheus::Counter*> request_series;
+  std::unordered_map<std::string, prometheus::Histogram*> duration_series;
+  std::unordered_map<std::string, prometheus::Family<prometheus::Counter>*> custom_families;
+  std::unordered_map<std::string, prometheus::Counter*> custom_series;
+};
+
+Metrics::Metrics(std::string service) : impl_(std::make_unique<Impl>()) {
+  impl_->service = std::move(service);
+  impl_->requests = &prometheus::BuildCounter()
+                         .Name(kHttpRequestsTotal)
+                         .Help("HTTP requests by route template, method and status")
+                         .Register(*impl_->registry);
+  impl_->durations = &prometheus::BuildHistogram()
+                          .Name(kHttpRequestDuration)
+                          .Help("HTTP request handling time by route template")
+                          .Register(*impl_->registry);
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::record_request(std::string_view method, std::string_view route, int status,
+                             double seconds) {
+  std::string status_text = std::to_string(status);
+  std::string key;
+  key.reserve(method.size() + route.size() + 6);
+  key.append(method).push_back(' ');
+  key.append(route);
+  prometheus::Counter* counter;
+  prometheus::Histogram* histogram;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto hit = impl_->duration_series.find(key);
+    if (hit == impl_->duration_series.end()) {
+      static const prometheus::Histogram::BucketBoundaries kBuckets{
+          0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+      histogram = &impl_->durations->Add(
+          {{"method", std::string(method)}, {"route", std::string(route)}}, kBuckets);
+      impl_->duration_series.emplace(key, histogram);
+    } else {
+      histogram = hit->second;
+    }
+    key.push_back(' ');
+    key.append(status_text);
+    auto cit = impl_->request_series.find(key);
+    if (cit == impl_->request_series.end()) {
+      counter = &impl_->requests->Add({{"method", std::string(method)},
+                                       {"route", std::string(route)},
+                                       {"status", status_text}});
+      impl_->request_series.emplace(key, counter);
+    } else {
+      counter = cit->second;
+    }
+  }
+  counter->Increment();
+  histogram->Observe(seconds);
+}
+
+void Metrics::increment(const std::string& name, const std::string& help, const std::string& label,
+                        const std::string& value) {
+  prometheus::Counter* counter;
+  {
+    std::lock_guard lock(impl_->mutex);
+    std::string key = name + '\0' + label + '\0' + value;
+    auto it = impl_->custom_series.find(key);
+    if (it == impl_->custom_series.end()) {
+      auto fit = impl_->custom_families.find(name);
+      if (fit == impl_->custom_families.end()) {
+        auto* family = &prometheus::BuildCounter().Name(name).Help(help).Register(*impl_->registry);
+        fit = impl_->custom_families.emplace(name, family).first;
+      }
+      counter = &fit->second->Add({{label, value}});
+      impl_->custom_series.emplace(key, counter);
+    } else {
+      counter = it->second;
+    }
+  }
+  counter->Increment();
+}
+
+std::string Metrics::render() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(impl_->registry->Collect());
+}
+
+prometheus::Registry& Metrics::registry() { return *impl_->registry; }
+
+}  // namespace emporium::obs

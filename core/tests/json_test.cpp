@@ -1,0 +1,96 @@
+#include "emporium/json/json.hpp"
+
+#include <gtest/gtest.h>
+
+namespace emporium {
+namespace {
+
+int status_of(std::string_view text) {
+  try {
+    parse_json(text);
+    return 200;
+  } catch (const HttpError& e) {
+    return e.status();
+  }
+}
+
+TEST(Json, ParsesObjects) {
+  auto j = parse_json(R"({"a":[1,2,{"b":"c"}]})");
+  EXPECT_EQ(j["a"][2]["b"], "c");
+}
+
+TEST(Json, MalformedIs400) {
+  EXPECT_EQ(status_of("{"), 400);
+  EXPECT_EQ(status_of("{\"a\":}"), 400);
+  EXPECT_EQ(status_of(""), 400);
+}
+
+TEST(Json, DepthLimit) {
+  std::string ok(kMaxJsonDepth, '['), ok_close(kMaxJsonDepth, ']');
+  EXPECT_EQ(status_of(ok + ok_close), 200);
+  std::string deep(kMaxJsonDepth + 1, '['), deep_close(kMaxJsonDepth + 1, ']');
+  EXPECT_EQ(status_of(deep + deep_close), 400);
+  std::string huge(100000, '[');
+  EXPECT_EQ(status_of(huge), 400);
+}
+
+TEST(Json, InvalidUtf8Is400) {
+  EXPECT_EQ(status_of("{\"a\":\"\xff\xfe\"}"), 400);
+  EXPECT_EQ(status_of("{\"a\":\"\xc3\"}"), 400);
+}
+
+TEST(Json, DumpReplacesInvalidUtf8InsteadOfThrowing) {
+  Json j = {{"a", std::string("x\xffy")}};
+  std::string out;
+  EXPECT_NO_THROW(out = dump_json(j));
+  EXPECT_NE(out.find("x\xEF\xBF\xBDy"), std::string::npos);
+}
+
+TEST(Json, IntegersAcceptWholeFloatsAndRefuseStrings) {
+  FieldErrors errors;
+  auto body = parse_json(R"({"a":2.0,"b":"2","c":2.5,"d":7})");
+  EXPECT_EQ(read_integer(body, "a", errors, 1, 10), 2);
+  EXPECT_EQ(read_integer(body, "b", errors, 1, 10), std::nullopt);
+  EXPECT_EQ(read_integer(body, "c", errors, 1, 10), std::nullopt);
+  EXPECT_EQ(read_integer(body, "d", errors, 1, 5), std::nullopt);
+  EXPECT_EQ(read_integer(body, "missing", errors, 1, 5), std::nullopt);
+  ASSERT_EQ(errors.list().size(), 3u);
+  EXPECT_EQ(errors.list()[0].field, "b");
+  EXPECT_EQ(errors.list()[2].message, "must be at most 5");
+}
+
+TEST(Json, MoneyKeepsCentsExactForEveryPriceUpToAThousand) {
+  for (int cents = 0; cents <= 100000; ++cents) {
+    std::string text = "{\"p\":" + std::to_string(cents / 100) + "." +
+                       (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100) + "}";
+    FieldErrors errors;
+    auto minor = read_money(parse_json(text), "p", errors, 0, 9999999999);
+    ASSERT_TRUE(minor) << text;
+    ASSERT_EQ(*minor, cents) << text;
+    ASSERT_EQ(parse_json(dump_json(money_json(cents))).get<double>(), parse_json(text)["p"].get<double>()) << text;
+  }
+}
+
+TEST(Json, MoneyRefusesThreeDecimalsAndStrings) {
+  FieldErrors errors;
+  auto body = parse_json(R"({"a":19.999,"b":"19.99","c":-1})");
+  EXPECT_EQ(read_money(body, "a", errors, 0, 100000), std::nullopt);
+  EXPECT_EQ(read_money(body, "b", errors, 0, 100000), std::nullopt);
+  EXPECT_EQ(read_money(body, "c", errors, 0, 100000), std::nullopt);
+  EXPECT_EQ(errors.list().size(), 3u);
+  EXPECT_EQ(dump_json(money_json(1999)), "19.99");
+  EXPECT_EQ(dump_json(money_json(2000)), "20");
+}
+
+TEST(Json, StringsCheckTypeAndLength) {
+  FieldErrors errors;
+  auto body = parse_json(R"({"a":"","b":5,"c":"abc"})");
+  EXPECT_EQ(read_string(body, "a", errors, 1, 10), std::nullopt);
+  EXPECT_EQ(read_string(body, "b", errors, 1, 10), std::nullopt);
+  EXPECT_EQ(read_string(body, "c", errors, 1, 2), std::nullopt);
+  EXPECT_EQ(read_string(body, "c", errors, 1, 3), "abc");
+  EXPECT_EQ(errors.list().size(), 3u);
+}
+
+}  // namespace
+}  // namespace emporium

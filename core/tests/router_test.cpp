@@ -1,0 +1,62 @@
+#include "emporium/http/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace emporium::http {
+namespace {
+
+Handler named(std::string name) {
+  return [name](Request&) {
+    Response r;
+    r.body = name;
+    return r;
+  };
+}
+
+std::string run(const Router& router, Method m, std::string_view path) {
+  auto match = router.match(m, path);
+  if (!match.route) return match.allow.empty() ? "404" : "405 " + match.allow;
+  Request req;
+  req.path_params = match.params;
+  std::string out = match.route->handler(req).body;
+  for (auto& [k, v] : match.params) out += " " + k + "=" + v;
+  return out;
+}
+
+TEST(Router, StaticBeatsParameterWhateverTheOrder) {
+  Router r;
+  r.add(Method::Get, "/api/products/:id", named("get"));
+  r.add(Method::Get, "/api/products/categories", named("categories"));
+  EXPECT_EQ(run(r, Method::Get, "/api/products/categories"), "categories");
+  EXPECT_EQ(run(r, Method::Get, "/api/products/abc"), "get id=abc");
+}
+
+TEST(Router, CaseSensitiveAndTrailingSlashTolerated) {
+  Router r;
+  r.add(Method::Post, "/api/users/register", named("register"));
+  EXPECT_EQ(run(r, Method::Post, "/api/users/register/"), "register");
+  EXPECT_EQ(run(r, Method::Post, "/api/users/Register"), "404");
+  EXPECT_EQ(run(r, Method::Post, "/api/users"), "404");
+}
+
+TEST(Router, WrongMethodIs405WithAllow) {
+  Router r;
+  r.add(Method::Get, "/api/users/me", named("me"));
+  r.add(Method::Put, "/api/users/me", named("put-me"));
+  r.add(Method::Get, "/api/users/:id", named("get"));
+  EXPECT_EQ(run(r, Method::Delete, "/api/users/me"), "405 GET, PUT");
+  EXPECT_EQ(run(r, Method::Put, "/api/users/me"), "put-me");
+  EXPECT_EQ(run(r, Method::Put, "/api/users/x"), "405 GET");
+}
+
+TEST(Router, ParametersAndNestedPaths) {
+  Router r;
+  r.add(Method::Delete, "/api/cart/:userId/remove/:productId", named("remove"));
+  r.add(Method::Get, "/api/cart/:userId", named("cart"));
+  EXPECT_EQ(run(r, Method::Delete, "/api/cart/u1/remove/p2"), "remove userId=u1 productId=p2");
+  EXPECT_EQ(run(r, Method::Get, "/api/cart/u1"), "cart userId=u1");
+  EXPECT_EQ(run(r, Method::Get, "/api/cart/u1/remove"), "404");
+}
+
+}  // namespace
+}  // namespace emporium::http
