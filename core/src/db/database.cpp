@@ -1,0 +1,194 @@
+// Database::open (DATABASE_URL dispatch), Row/Result conversions, and the pool and retry loop
+// both backends share.
+#include "emporium/db/database.hpp"
+
+#include "db/pool.hpp"
+#include "db/postgres_database.hpp"
+#include "db/sqlite_database.hpp"
+#include "emporium/error/errors.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <thread>
+
+namespace emporium::db {
+
+namespace {
+
+std::optional<std::int64_t> parse_int64(std::string_view s) {
+  std::int64_t v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p != end) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_double(std::string_view s) {
+  double v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p != end) return std::nullopt;
+  return v;
+}
+
+// An integral double within int64 range, or nullopt.
+std::optional<std::int64_t> integral(double d) {
+  // 2^63 is exactly representable; the range check must exclude it.
+  constexpr double kLimit = 9223372036854775808.0;
+  if (!std::isfinite(d) || d != std::trunc(d) || d < -kLimit || d >= kLimit) return std::nullopt;
+  return static_cast<std::int64_t>(d);
+}
+
+std::string format_double(double d) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  return ec == std::errc() ? std::string(buf, p) : std::string();
+}
+
+std::invalid_argument bad_url(const std::string& why) {
+  return std::invalid_argument("DATABASE_URL " + why +
+                               " (expected sqlite:///abs/path.db, sqlite:relative/path.db or "
+                               "postgresql://…)");
+}
+
+}  // namespace
+
+// ---- Row / Result ----
+
+bool Row::is_null(std::size_t i) const {
+  return std::holds_alternative<std::nullptr_t>(cells_.at(i));
+}
+
+std::string Row::text(std::size_t i) const {
+  const Value& v = cells_.at(i);
+  if (auto* s = std::get_if<std::string>(&v)) return *s;
+  if (auto* n = std::get_if<std::int64_t>(&v)) return std::to_string(*n);
+  if (auto* d = std::get_if<double>(&v)) return format_double(*d);
+  return {};
+}
+
+std::int64_t Row::integer(std::size_t i) const {
+  const Value& v = cells_.at(i);
+  if (auto* n = std::get_if<std::int64_t>(&v)) return *n;
+  if (std::holds_alternative<std::nullptr_t>(v)) return 0;
+  if (auto* d = std::get_if<double>(&v)) {
+    if (auto n = integral(*d)) return *n;
+  } else {
+    const auto& s = std::get<std::string>(v);
+    if (auto n = parse_int64(s)) return *n;
+    // PostgreSQL booleans arrive as t/f, SUM(bigint) as numeric ("15" or "15.00").
+    if (s == "t") return 1;
+    if (s == "f") return 0;
+    if (auto d = parse_double(s)) {
+      if (auto n = integral(*d)) return *n;
+    }
+  }
+  throw DbError("column " + std::to_string(i) + " does not hold an integer");
+}
+
+double Row::real(std::size_t i) const {
+  const Value& v = cells_.at(i);
+  if (auto* d = std::get_if<double>(&v)) return *d;
+  if (auto* n = std::get_if<std::int64_t>(&v)) return static_cast<double>(*n);
+  if (std::holds_alternative<std::nullptr_t>(v)) return 0;
+  if (auto d = parse_double(std::get<std::string>(v))) return *d;
+  throw DbError("column " + std::to_string(i) + " does not hold a number");
+}
+
+std::optional<std::string> Row::opt_text(std::size_t i) const {
+  if (is_null(i)) return std::nullopt;
+  return text(i);
+}
+
+std::optional<std::int64_t> Row::opt_integer(std::size_t i) const {
+  if (is_null(i)) return std::nullopt;
+  return integer(i);
+}
+
+const Row& Result::one() const {
+  if (rows.empty()) throw std::logic_error("query returned no row");
+  return rows.front();
+}
+
+// ---- Database::open ----
+
+std::unique_ptr<Database> Database::open(const std::string& url, const Options& options) {
+  if (options.pool_size < 1 || options.max_attempts < 1 || options.busy_timeout_ms < 0) {
+    throw std::invalid_argument(
+        "database options: pool_size and max_attempts must be >= 1, busy_timeout_ms >= 0");
+  }
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (url.starts_with(kSqlite)) {
+    std::string_view rest = std::string_view(url).substr(kSqlite.size());
+    if (rest.starts_with("//")) {
+      // sqlite://host/… names a host SQLite cannot reach; only an empty authority is a path.
+      rest.remove_prefix(2);
+      if (!rest.starts_with('/')) throw bad_url("must not name a host for sqlite");
+    }
+    if (rest.empty() || rest == "/") throw bad_url("has no SQLite file path");
+    if (rest.find('?') != std::string_view::npos) {
+      throw bad_url("must not carry query parameters for sqlite");
+    }
+    // Every pooled connection would get its own private in-memory database.
+    if (rest == ":memory:") throw bad_url("cannot use an in-memory SQLite database");
+    return open_sqlite(std::string(rest), options);
+  }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return open_postgres(url, options);
+  }
+  throw bad_url("has an unsupported scheme");
+}
+
+// ---- ConnectionSlots ----
+
+ConnectionSlots::ConnectionSlots(std::size_t size) {
+  free_.reserve(size);
+  // Reverse so that slot 0 is handed out first (keeps a lightly loaded pool on few connections).
+  for (std::size_t i = size; i > 0; --i) free_.push_back(i - 1);
+}
+
+ConnectionSlots::Lease ConnectionSlots::acquire() {
+  std::unique_lock lock(mutex_);
+  freed_.wait(lock, [&] { return !free_.empty(); });
+  std::size_t index = free_.back();
+  free_.pop_back();
+  return Lease(this, index);
+}
+
+std::optional<ConnectionSlots::Lease> ConnectionSlots::try_acquire_for(
+    std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!freed_.wait_for(lock, timeout, [&] { return !free_.empty(); })) return std::nullopt;
+  std::size_t index = free_.back();
+  free_.pop_back();
+  return Lease(this, index);
+}
+
+void ConnectionSlots::release(std::size_t index) {
+  {
+    std::lock_guard lock(mutex_);
+    free_.push_back(index);
+  }
+  freed_.notify_one();
+}
+
+// ---- retries ----
+
+void run_with_retries(int max_attempts, const std::function<bool()>& attempt) {
+  // Per-thread generator: jitter only needs to differ between threads, not to be unpredictable.
+  thread_local std::minstd_rand rng(std::random_device{}());
+  for (int n = 1; n <= max_attempts; ++n) {
+    if (attempt()) return;
+    if (n == max_attempts) break;
+    // Jitter keeps the losers of one conflict from colliding again in lockstep.
+    const int cap_us = std::min(50'000, 2'000 << std::min(n - 1, 5));
+    std::uniform_int_distribution<int> pick(cap_us / 2, cap_us);
+    std::this_thread::sleep_for(std::chrono::microseconds(pick(rng)));
+  }
+  throw service_unavailable("The database is busy, retry shortly", 1);
+}
+
+}  // namespace emporium::db

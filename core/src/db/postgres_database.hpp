@@ -1,0 +1,16 @@
+// PostgreSQL backend of db::Database over libpq (private to core/src/db).
+#pragma once
+
+#include "emporium/db/database.hpp"
+
+#include <memory>
+#include <string>
+
+namespace emporium::db {
+
+// Checks the URL and prepares `options.pool_size` connection slots; connections are made on
+// first use, so a service can start before its database answers (/readyz reports it).
+// Throws std::invalid_argument when libpq cannot parse the URL.
+std::unique_ptr<Database> open_postgres(const std::string& url, const Options& options);
+
+}  // namespace emporium::db

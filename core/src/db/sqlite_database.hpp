@@ -1,0 +1,20 @@
+// SQLite backend of db::Database (private to core/src/db).
+#pragma once
+
+#include "emporium/db/database.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace emporium::db {
+
+// Opens `options.pool_size` connections to the file at `path` (WAL, synchronous=NORMAL,
+// foreign_keys=ON, busy_timeout). Throws DbError when the file cannot be opened.
+std::unique_ptr<Database> open_sqlite(const std::string& path, const Options& options);
+
+// Rewrites `$N` to `?N` outside string literals, quoted identifiers and comments: SQLite numbers
+// `$N` by order of first appearance, so `$2 … $1` would otherwise bind the wrong values.
+std::string rewrite_placeholders(std::string_view sql);
+
+}  // namespace emporium::db
