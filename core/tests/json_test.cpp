@@ -39,6 +39,12 @@ TEST(Json, InvalidUtf8Is400) {
   EXPECT_EQ(status_of("{\"a\":\"\xc3\"}"), 400);
 }
 
+TEST(Json, NulInStringsIs400) {
+  EXPECT_EQ(status_of(R"({"a":"x\u0000y"})"), 400);
+  EXPECT_EQ(status_of(R"({"a\u0000":1})"), 400);
+  EXPECT_EQ(status_of(R"({"a":["ok","\u0000"]})"), 400);
+}
+
 TEST(Json, DumpReplacesInvalidUtf8InsteadOfThrowing) {
   Json j = {{"a", std::string("x\xffy")}};
   std::string out;

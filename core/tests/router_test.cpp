@@ -60,3 +60,25 @@ TEST(Router, ParametersAndNestedPaths) {
 
 }  // namespace
 }  // namespace emporium::http
+
+namespace emporium::http {
+namespace {
+
+TEST(Request, QueryParametersAreDecodedAndNulIsRefused) {
+  Request r;
+  r.query_string = "q=red%20shirt&page=2&plus=a+b&q=second&bad=a%00b";
+  EXPECT_EQ(r.query("q"), "red shirt");
+  EXPECT_EQ(r.query("page"), "2");
+  EXPECT_EQ(r.query("plus"), "a b");
+  EXPECT_EQ(r.query("absent"), std::nullopt);
+  try {
+    r.query("bad");
+    FAIL();
+  } catch (const HttpError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_EQ(e.errors().at(0).field, "bad");
+  }
+}
+
+}  // namespace
+}  // namespace emporium::http

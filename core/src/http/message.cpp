@@ -48,18 +48,29 @@ std::optional<std::string> Request::query(std::string_view name) const {
     std::vector<std::pair<std::string, std::string>> parsed;
     auto params = boost::urls::parse_query(query_string);
     if (params) {
+      // Percent-decoded, and '+' is a space as in form-encoded queries (`q=red+shirt`).
+      boost::urls::encoding_opts opts;
+      opts.space_as_plus = true;
       for (auto param : *params) {
-        // decode_view -> std::string; a '+' is a space in form-style queries.
-        std::string key(param.key.begin(), param.key.end());
+        auto key = param.key.decode(opts);
         std::string value;
-        if (param.has_value) value.assign(param.value.begin(), param.value.end());
-        parsed.emplace_back(std::move(key), std::move(value));
+        if (param.has_value) {
+          auto decoded = param.value.decode(opts);
+          value.assign(decoded.begin(), decoded.end());
+        }
+        parsed.emplace_back(std::string(key.begin(), key.end()), std::move(value));
       }
     }
     query_cache_ = std::move(parsed);
   }
   for (const auto& [key, value] : *query_cache_) {
-    if (key == name) return value;
+    if (key != name) continue;
+    // PostgreSQL cannot store NUL in text, and no parameter needs it: refuse it here, once.
+    if (value.find('\0') != std::string::npos) {
+      throw bad_request("Query parameter " + key + " must not contain %00",
+                        {{key, "must not contain the NUL character"}});
+    }
+    return value;
   }
   return std::nullopt;
 }

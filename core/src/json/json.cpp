@@ -10,16 +10,22 @@ namespace emporium {
 namespace {
 
 struct TooDeep {};
+struct HasNul {};
 
 }  // namespace
 
 Json parse_json(std::string_view text) {
   // The callback sees the nesting depth as the parser descends; abort past the limit before
   // building anything deeper.
-  auto guard = [](int depth, Json::parse_event_t event, Json&) {
+  // NUL inside a string is refused too: PostgreSQL cannot store it in text, and no field needs it.
+  auto guard = [](int depth, Json::parse_event_t event, Json& parsed) {
     if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
         depth >= kMaxJsonDepth) {
       throw TooDeep{};
+    }
+    if ((event == Json::parse_event_t::key || event == Json::parse_event_t::value) &&
+        parsed.is_string() && parsed.get_ref<const std::string&>().find('\0') != std::string::npos) {
+      throw HasNul{};
     }
     return true;
   };
@@ -27,6 +33,8 @@ Json parse_json(std::string_view text) {
     return Json::parse(text.begin(), text.end(), guard, /*allow_exceptions=*/true);
   } catch (const TooDeep&) {
     throw bad_request("JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  } catch (const HasNul&) {
+    throw bad_request("JSON strings must not contain the NUL character (\\u0000)");
   } catch (const Json::parse_error& e) {
     // nlohmann reports invalid UTF-8 as a parse error of a string; its text stays in the log.
     std::string what = e.what();
