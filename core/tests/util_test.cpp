@@ -1,0 +1,155 @@
+// Ids, time and crypto helpers.
+#include "emporium/util/crypto.hpp"
+#include "emporium/util/ids.hpp"
+#include "emporium/util/time.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <string>
+
+namespace emporium {
+namespace {
+
+TEST(ObjectId, HasTheDocumentedShape) {
+  const std::string id = new_object_id();
+  EXPECT_EQ(id.size(), 24u);
+  EXPECT_TRUE(is_object_id(id));
+}
+
+TEST(ObjectId, StartsWithTheCurrentUnixSeconds) {
+  const auto before = now_ms() / 1000;
+  const std::string id = new_object_id();
+  const auto after = now_ms() / 1000;
+  const long long seconds = std::strtoll(id.substr(0, 8).c_str(), nullptr, 16);
+  EXPECT_GE(seconds, before);
+  EXPECT_LE(seconds, after);
+}
+
+TEST(ObjectId, IsUniqueAndSharesTheProcessPart) {
+  std::set<std::string> seen;
+  const std::string first = new_object_id();
+  for (int i = 0; i < 10000; ++i) {
+    const std::string id = new_object_id();
+    EXPECT_TRUE(seen.insert(id).second) << id;
+    // The 5 random bytes are drawn once per process.
+    EXPECT_EQ(id.substr(8, 10), first.substr(8, 10));
+  }
+}
+
+TEST(ObjectId, PrefixNeverDecreases) {
+  std::string previous = new_object_id();
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = new_object_id();
+    EXPECT_LE(previous.substr(0, 8), id.substr(0, 8));
+    previous = id;
+  }
+}
+
+TEST(ObjectId, CounterIncrementsByOne) {
+  const std::string a = new_object_id();
+  const std::string b = new_object_id();
+  const long ca = std::strtol(a.substr(18).c_str(), nullptr, 16);
+  const long cb = std::strtol(b.substr(18).c_str(), nullptr, 16);
+  EXPECT_EQ(cb, (ca + 1) & 0xffffff);
+}
+
+TEST(ObjectId, RecognisesOnlyLowerCaseHexOfLength24) {
+  EXPECT_TRUE(is_object_id("507f1f77bcf86cd799439011"));
+  EXPECT_FALSE(is_object_id("507F1F77BCF86CD799439011"));
+  EXPECT_FALSE(is_object_id("507f1f77bcf86cd79943901"));
+  EXPECT_FALSE(is_object_id("507f1f77bcf86cd7994390111"));
+  EXPECT_FALSE(is_object_id("507f1f77bcf86cd79943901g"));
+  EXPECT_FALSE(is_object_id(""));
+  EXPECT_FALSE(is_object_id(std::string("507f1f77bcf86cd79943901\0", 24)));
+}
+
+TEST(Time, FormatsIso8601WithMillisecondsInUtc) {
+  EXPECT_EQ(iso8601(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(iso8601(1795544665123), "2026-11-24T18:24:25.123Z");
+  EXPECT_EQ(iso8601(951782400007), "2000-02-29T00:00:00.007Z");
+  EXPECT_EQ(iso8601(-1), "1969-12-31T23:59:59.999Z");
+}
+
+TEST(Time, NowIsTheSystemClock) {
+  const auto system = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_LE(std::llabs(now_ms() - system), 1000);
+}
+
+TEST(Crypto, RandomBytesHaveTheRequestedLengthAndDiffer) {
+  EXPECT_EQ(random_bytes(0).size(), 0u);
+  EXPECT_EQ(random_bytes(33).size(), 33u);
+  EXPECT_NE(random_bytes(16), random_bytes(16));
+}
+
+TEST(Crypto, RandomTokenIsUnpaddedBase64Url) {
+  const std::string token = random_token();
+  EXPECT_EQ(token.size(), 43u);  // 32 bytes
+  std::string decoded;
+  ASSERT_TRUE(base64url_decode(token, decoded));
+  EXPECT_EQ(decoded.size(), 32u);
+  EXPECT_EQ(random_token(16).size(), 22u);
+  EXPECT_NE(random_token(), random_token());
+}
+
+TEST(Crypto, Base64UrlMatchesRfc4648Vectors) {
+  EXPECT_EQ(base64url_encode(""), "");
+  EXPECT_EQ(base64url_encode("f"), "Zg");
+  EXPECT_EQ(base64url_encode("fo"), "Zm8");
+  EXPECT_EQ(base64url_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64url_encode("foob"), "Zm9vYg");
+  EXPECT_EQ(base64url_encode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(base64url_encode("foobar"), "Zm9vYmFy");
+  // The URL-safe alphabet: 0xfb 0xff -> "-_8" (standard base64 would give "+/8=").
+  EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
+}
+
+TEST(Crypto, Base64UrlRoundTripsEveryLengthAndByte) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (std::size_t n = 0; n <= all.size(); ++n) {
+    const std::string input = all.substr(all.size() - n);
+    std::string output;
+    ASSERT_TRUE(base64url_decode(base64url_encode(input), output)) << n;
+    EXPECT_EQ(output, input);
+  }
+}
+
+TEST(Crypto, Base64UrlDecodeRejectsBadInput) {
+  std::string out = "untouched";
+  EXPECT_FALSE(base64url_decode("Zm9v+", out));  // standard alphabet
+  EXPECT_FALSE(base64url_decode("Zm9/", out));
+  EXPECT_FALSE(base64url_decode("Zg==", out));  // padding
+  EXPECT_FALSE(base64url_decode("Zm8=", out));
+  EXPECT_FALSE(base64url_decode("Zm9vY", out));  // length 4k+1 is impossible
+  EXPECT_FALSE(base64url_decode("Z", out));
+  EXPECT_FALSE(base64url_decode("Zm 9v", out));  // whitespace
+  EXPECT_FALSE(base64url_decode(std::string("Zm\0v", 4), out));
+  EXPECT_FALSE(base64url_decode("Zh", out));  // non-zero trailing bits: not canonical
+  EXPECT_FALSE(base64url_decode("Zm9", out));
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(base64url_decode("", out));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(Crypto, Sha256HexMatchesKnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Crypto, ConstantTimeEqual) {
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_TRUE(constant_time_equal("secret-token", "secret-token"));
+  EXPECT_FALSE(constant_time_equal("secret-token", "secret-tokeN"));
+  EXPECT_FALSE(constant_time_equal("Secret-token", "secret-token"));
+  EXPECT_FALSE(constant_time_equal("secret", "secret-token"));
+  EXPECT_FALSE(constant_time_equal("secret-token", ""));
+  EXPECT_FALSE(constant_time_equal(std::string_view("a\0b", 3), std::string_view("a\0c", 3)));
+}
+
+}  // namespace
+}  // namespace emporium
