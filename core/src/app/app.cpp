@@ -7,6 +7,8 @@
 #include "emporium/util/time.hpp"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -142,6 +144,10 @@ void App::route(http::Method method, std::string pattern, http::Handler handler,
 void App::use(http::Middleware middleware) { middleware_.push_back(std::move(middleware)); }
 
 void App::on_start(std::function<void()> fn) { on_start_.push_back(std::move(fn)); }
+
+void App::every(std::string name, int interval_ms, std::function<void()> fn) {
+  periodic_.push_back({std::move(name), std::max(1, interval_ms), std::move(fn)});
+}
 
 void App::authenticate(Request& request, const http::Route& route) {
   bool internal = false;
@@ -319,6 +325,41 @@ int App::run() {
       options, [this](Request& r) { return handle(r); },
       [this](Request& r, int status, const std::string& detail) { return reject(r, status, detail); });
   server.listen();
+
+  // Background tasks stop when run() returns (after the drain), waking early through the cv.
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::vector<std::thread> tasks;
+  for (const auto& task : periodic_) {
+    tasks.emplace_back([&, task] {
+      std::unique_lock lock(stop_mutex);
+      while (!stop_cv.wait_for(lock, std::chrono::milliseconds(task.interval_ms), [&] { return stopping; })) {
+        lock.unlock();
+        try {
+          task.fn();
+        } catch (const std::exception& e) {
+          log_->warn("background task failed", {{"task", task.name}, {"error", e.what()}});
+        }
+        lock.lock();
+      }
+    });
+  }
+  struct StopTasks {
+    std::mutex& m;
+    std::condition_variable& cv;
+    bool& flag;
+    std::vector<std::thread>& threads;
+    ~StopTasks() {
+      {
+        std::lock_guard lock(m);
+        flag = true;
+      }
+      cv.notify_all();
+      for (auto& t : threads) t.join();
+    }
+  } stop_tasks{stop_mutex, stop_cv, stopping, tasks};
+
   int code = server.run([&] {
     log_->info("listening", {{"port", server.port()}, {"host", config_.host},
                              {"database", db_ ? (db_->backend() == db::Backend::Sqlite ? "sqlite" : "postgresql") : "none"}});

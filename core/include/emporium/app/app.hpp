@@ -70,8 +70,11 @@ class App {
              http::RouteOptions options = {});
   // Extra middleware, run after authentication, before the handler.
   void use(http::Middleware middleware);
-  // Runs on the worker pool once the server listens, before it reports ready.
+  // Runs once before the server starts listening (e.g. seeding the first admin).
   void on_start(std::function<void()> fn);
+  // Runs `fn` every `interval_ms` on its own background thread from run()
+  // (e.g. a reservation sweeper) until the server has drained. Exceptions are logged, never fatal.
+  void every(std::string name, int interval_ms, std::function<void()> fn);
 
   // The full request pipeline (request id, access log, metrics, errors, JSON, auth, handler),
   // exposed for tests that drive it without sockets.
@@ -95,6 +98,12 @@ class App {
   http::Router router_;
   std::vector<http::Middleware> middleware_;
   std::vector<std::function<void()>> on_start_;
+  struct Periodic {
+    std::string name;
+    int interval_ms;
+    std::function<void()> fn;
+  };
+  std::vector<Periodic> periodic_;
 };
 
 // Runs `fn` (a main body) and turns ConfigError and start-up failures into a one-line message on
