@@ -22,6 +22,17 @@ TEST(Errors, FieldErrorsCollectsEveryFieldThenThrowsOne400) {
   }
 }
 
+TEST(Errors, DetailDoesNotRepeatAFieldNameTheMessageAlreadyHas) {
+  FieldErrors errors;
+  errors.add("email", "email must be a valid address");
+  try {
+    errors.throw_if_any();
+    FAIL();
+  } catch (const HttpError& e) {
+    EXPECT_EQ(e.detail(), "email must be a valid address");
+  }
+}
+
 TEST(Errors, RetryAfterIsAtLeastOneSecond) {
   auto e = too_many_requests("slow down", 0);
   ASSERT_EQ(e.headers().size(), 1u);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -56,6 +57,10 @@ class Connection {
  public:
   Connection(const std::string& path, const Options& options) {
     sqlite3* raw = nullptr;
+    // The default URL is sqlite:var/<service>.db: create the folder on a fresh checkout.
+    std::error_code dir_error;
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, dir_error);
     // NOMUTEX: the pool hands a connection to one thread at a time, so SQLite's own
     // per-connection mutex would only cost time.
     int rc = sqlite3_open_v2(path.c_str(), &raw,

@@ -92,7 +92,11 @@ void FieldErrors::add(std::string field, std::string message) {
 
 void FieldErrors::throw_if_any() const {
   if (errors_.empty()) return;
-  std::string detail = errors_.front().field + ": " + errors_.front().message;
+  // Messages may already name their field ("name must not be empty"); don't say it twice.
+  const auto& first = errors_.front();
+  std::string detail = first.message.starts_with(first.field + " ")
+                           ? first.message
+                           : first.field + ": " + first.message;
   if (errors_.size() > 1) detail += " (and " + std::to_string(errors_.size() - 1) + " more)";
   throw bad_request(std::move(detail), errors_);
 }
