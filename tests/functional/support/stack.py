@@ -1,0 +1,414 @@
+"""A stack: user-service instances sharing one database and one signing key, behind a real nginx
+rendered by gateway/render.py. Built from the binaries of EMPORIUM_BUILD_DIR (never builds).
+
+Stopping a stack checks what the suite promises about every run: each process exits 0 on
+SIGTERM (none needed SIGKILL), every log line is one JSON object, and no request got a 5xx that the
+test did not ask for (service logs and the gateway's access log are both scanned).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from .client import EXPECTED_5XX_PREFIX, Client
+from .db import TestDatabase
+from .procs import Proc, wait_until
+from .tokens import KeyPair
+
+ROOT = Path(__file__).resolve().parents[3]
+RENDER = ROOT / "gateway" / "render.py"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+# Every stack still alive, so a failing test can print their log tails.
+LIVE_STACKS: list["Stack"] = []
+
+_ports_lock = threading.Lock()
+_ports_given: set[int] = set()
+
+
+def free_port() -> int:
+    """A port nothing listens on now and that this run has not handed out before. Drawn below
+    Linux's ephemeral range (32768+), so the suite's own outgoing connections cannot hold it."""
+    with _ports_lock:
+        for _ in range(500):
+            port = random.randrange(20000, 32000)
+            if port in _ports_given:
+                continue
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no free port")
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("EMPORIUM_BUILD_DIR", ROOT / "build" / "release")).resolve()
+
+
+def service_binary(name: str) -> Path:
+    return build_dir() / "services" / name / f"{name}-service"
+
+
+# Environment every user-service instance of the suite gets, before a stack's own overrides.
+# argon2 is cheap here (the suite is about behaviour, not cost); limits are high except where a
+# test lowers them.
+USER_SERVICE_ENV = {
+    "HOST": "127.0.0.1",
+    "LOG_LEVEL": "info",
+    "ACCESS_LOG": "true",
+    "IO_THREADS": "1",
+    "WORKER_THREADS": "4",
+    "DB_POOL_SIZE": "4",
+    "ARGON2_T": "1",
+    "ARGON2_M_KIB": "1024",
+    "ARGON2_P": "1",
+    "REGISTER_MAX_PER_ADDR": "100000",
+    "LOGIN_MAX_FAILURES_PER_EMAIL": "10",
+    "LOGIN_MAX_FAILURES_PER_ADDR": "100000",
+    "REFRESH_REUSE_GRACE_S": "2",
+}
+
+# Passed through from the caller's environment (sanitizer settings for asan builds).
+PASS_THROUGH = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "TZ", "LANG")
+
+
+@dataclass
+class Instance:
+    index: int
+    port: int
+    env: dict[str, str]
+    proc: Proc
+    starts: int = 1
+    exit_codes: list = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Stack:
+    def __init__(self, base_dir: Path, name: str, db_kind: str, pg_url: str | None = None,
+                 env: dict[str, str] | None = None, instances: int = 2,
+                 cors_origins: str = "http://shop.example"):
+        self.name = name
+        self.dir = base_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir = self.dir / "logs"
+        self.log_dir.mkdir(exist_ok=True)
+        self.db_kind = db_kind
+        self.pg_url = pg_url
+        self.extra_env = dict(env or {})
+        self.instance_count = instances
+        self.cors_origins = cors_origins
+        self.internal_token = secrets.token_hex(24)
+        self.admin_email = "admin@emporium.test"
+        self.admin_password = "Adm1n-" + secrets.token_urlsafe(12)
+        self.keys = KeyPair(self.dir / "keys")
+        self.db: TestDatabase | None = None
+        self.instances: list[Instance] = []
+        self.gateway: Proc | None = None
+        self.gateway_port = 0
+        self.gateway_prefix = self.dir / "gateway"
+        self.problems: list[str] = []
+        self._clients: list[Client] = []
+
+    # ---- life cycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> "Stack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop(check=False)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        problems = self.stop(check=exc_type is None)
+        if problems and exc_type is None:
+            raise AssertionError(self.describe_problems(problems))
+
+    def start(self) -> None:
+        binary = service_binary("user")
+        if not binary.exists():
+            raise RuntimeError(f"{binary} does not exist: build first (cmake --preset release && "
+                               f"cmake --build --preset release) or set EMPORIUM_BUILD_DIR")
+        LIVE_STACKS.append(self)
+        self.db = TestDatabase(self.db_kind, self.dir, self.name, self.pg_url)
+        for i in range(self.instance_count):
+            port = free_port()
+            env = self._instance_env(port)
+            proc = Proc(f"user-{i}", [str(binary)], env, self.dir, self.log_dir)
+            self.instances.append(Instance(i, port, env, proc))
+        # Start them together: migrations and the first admin must cope with that (DESIGN §7).
+        for inst in self.instances:
+            inst.proc.start()
+        for inst in self.instances:
+            self.wait_ready(inst)
+        self._start_gateway()
+
+    def _instance_env(self, port: int) -> dict[str, str]:
+        env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        env.update(USER_SERVICE_ENV)
+        env.update({
+            "PORT": str(port),
+            "DATABASE_URL": self.db.url,
+            "INTERNAL_TOKEN": self.internal_token,
+            "JWT_PRIVATE_KEY_FILE": str(self.keys.private_path),
+            "ADMIN_EMAIL": self.admin_email,
+            "ADMIN_PASSWORD": self.admin_password,
+        })
+        env.update(self.extra_env)
+        return env
+
+    def wait_ready(self, inst: Instance, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            if not inst.proc.alive():
+                return True
+            try:
+                return requests.get(inst.url + "/readyz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        ok = wait_until(ready, timeout)
+        if not inst.proc.alive():
+            raise RuntimeError(f"{inst.proc.name} exited with {inst.proc.popen.returncode} before it was "
+                               f"ready\n{inst.proc.tail()}")
+        if not ok:
+            raise RuntimeError(f"{inst.proc.name} not ready after {timeout}s\n{inst.proc.tail()}")
+
+    def _start_gateway(self) -> None:
+        self.gateway_port = free_port()
+        conf = self.gateway_prefix / "nginx.conf"
+        argv = ["/usr/bin/python3", str(RENDER), "--listen", f"127.0.0.1:{self.gateway_port}",
+                "--prefix", str(self.gateway_prefix), "--out", str(conf), "--workers", "1",
+                "--upstream", "users=" + ",".join(f"127.0.0.1:{i.port}" for i in self.instances),
+                "--cors-origins", self.cors_origins]
+        if os.geteuid() == 0:
+            # Workers as the caller: the prefix sits in a private temp directory.
+            argv += ["--user", getpass.getuser()]
+        result = subprocess.run(argv, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"render.py failed: {result.stderr}")
+        check = subprocess.run([NGINX, "-t", "-q", "-p", f"{self.gateway_prefix}/", "-c", str(conf),
+                                "-e", str(self.gateway_prefix / "logs" / "error.log")],
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx -t failed: {check.stderr}")
+        self.gateway = Proc("nginx", [NGINX, "-p", f"{self.gateway_prefix}/", "-c", str(conf),
+                                      "-e", str(self.gateway_prefix / "logs" / "error.log")],
+                            {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.dir, self.log_dir)
+        self.gateway.start()
+
+        def up() -> bool:
+            if not self.gateway.alive():
+                return True
+            try:
+                with socket.create_connection(("127.0.0.1", self.gateway_port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+
+        if not wait_until(up, 15) or not self.gateway.alive():
+            raise RuntimeError(f"nginx did not start\n{self.gateway.tail()}\n{self.gateway_error_log()}")
+
+    def stop(self, check: bool = True) -> list[str]:
+        """Stops everything by PID; returns the problems found (also kept in self.problems)."""
+        for c in self._clients:
+            c.close()
+        if self.gateway is not None:
+            rc = self.gateway.stop(signal.SIGQUIT, timeout=15)
+            if rc != 0 or self.gateway.killed:
+                self.problems.append(f"nginx exited with {rc}{' after SIGKILL' if self.gateway.killed else ''}")
+        # SIGTERM every running instance at once, then collect.
+        running = [i for i in self.instances if i.proc.alive()]
+        for inst in running:
+            inst.proc.send(signal.SIGTERM)
+        for inst in running:
+            self._collect(inst, signalled=True, timeout=30)
+        if check:
+            self.problems.extend(self.scan_logs())
+        if self.db is not None:
+            try:
+                self.db.drop()
+            except Exception as exc:  # noqa: BLE001 - reported, not hidden
+                self.problems.append(f"could not drop the test database: {exc}")
+        if self in LIVE_STACKS:
+            LIVE_STACKS.remove(self)
+        return self.problems
+
+    # ---- instances ----------------------------------------------------------------------------
+
+    def stop_instance(self, index: int, timeout: float = 30.0, signalled: bool = False) -> int | None:
+        """SIGTERM (unless the test sent it already: a second one is not sent), wait, SIGKILL
+        after `timeout`. Returns the exit code; a non-zero one is also a stack problem."""
+        return self._collect(self.instances[index], signalled, timeout)
+
+    def _collect(self, inst: Instance, signalled: bool, timeout: float) -> int | None:
+        # One SIGTERM only: a second one is not what an orchestrator sends.
+        if signalled:
+            rc = inst.proc.wait(timeout)
+            if rc is None:
+                inst.proc.stop(signal.SIGKILL, timeout=10)
+                inst.proc.killed = True
+                rc = inst.proc.returncode
+        else:
+            rc = inst.proc.stop(signal.SIGTERM, timeout=timeout)
+        inst.exit_codes.append(rc)
+        if rc != 0 or inst.proc.killed:
+            self.problems.append(f"{inst.proc.name} exited with {rc} on SIGTERM"
+                                 f"{' (needed SIGKILL)' if inst.proc.killed else ''}")
+        return rc
+
+    def restart_instance(self, index: int) -> None:
+        inst = self.instances[index]
+        assert not inst.proc.alive(), "stop it first"
+        inst.starts += 1
+        inst.proc = Proc(f"user-{index}.{inst.starts}", inst.proc.argv, inst.env, self.dir, self.log_dir)
+        inst.proc.start()
+        self.wait_ready(inst)
+
+    # ---- access -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def client(self, source_address: str | None = None) -> Client:
+        c = Client(self.url, source_address=source_address)
+        self._clients.append(c)
+        return c
+
+    def direct(self, index: int = 0) -> Client:
+        c = Client(self.instances[index].url)
+        self._clients.append(c)
+        return c
+
+    # ---- logs -------------------------------------------------------------------------------
+
+    def service_log_files(self) -> list[Path]:
+        return sorted(self.log_dir.glob("user-*.out"))
+
+    def service_log_lines(self) -> list[tuple[Path, str]]:
+        lines = []
+        for path in self.service_log_files():
+            for line in path.read_text(errors="replace").splitlines():
+                if line.strip():
+                    lines.append((path, line))
+        return lines
+
+    def service_log_records(self) -> list[dict]:
+        records = []
+        for _, line in self.service_log_lines():
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                records.append(value)
+        return records
+
+    def gateway_access_records(self) -> list[dict]:
+        path = self.gateway_prefix / "logs" / "access.log"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(errors="replace").splitlines() if line.strip()]
+
+    def gateway_error_log(self) -> str:
+        path = self.gateway_prefix / "logs" / "error.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def scan_logs(self) -> list[str]:
+        problems = []
+        for path, line in self.service_log_lines():
+            try:
+                value = json.loads(line)
+            except ValueError:
+                problems.append(f"{path.name}: not a JSON line: {line[:300]}")
+                continue
+            if not isinstance(value, dict):
+                problems.append(f"{path.name}: not a JSON object: {line[:300]}")
+                continue
+            status = value.get("status")
+            rid = str(value.get("requestId", ""))
+            if isinstance(status, int) and status >= 500 and not rid.startswith(EXPECTED_5XX_PREFIX):
+                problems.append(f"{path.name}: a {status}: {line[:400]}")
+        for path in sorted(self.log_dir.glob("user-*.err")):
+            text = path.read_text(errors="replace")
+            for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "terminate called"):
+                if marker in text:
+                    problems.append(f"{path.name}: {marker} reported:\n{text[-3000:]}")
+                    break
+        try:
+            records = self.gateway_access_records()
+        except ValueError as exc:
+            problems.append(f"gateway access log has a line that is not JSON: {exc}")
+            records = []
+        for rec in records:
+            if rec.get("status", 0) >= 500 and not str(rec.get("requestId", "")).startswith(EXPECTED_5XX_PREFIX):
+                problems.append(f"gateway answered {rec['status']}: {json.dumps(rec)}")
+        return problems
+
+    def tails(self, lines: int = 15) -> str:
+        parts = [f"===== stack {self.name} ({self.dir}) ====="]
+        for inst in self.instances:
+            parts.append(inst.proc.tail(lines))
+        if self.gateway is not None:
+            parts.append(self.gateway.tail(lines))
+            parts.append("--- gateway error.log (tail) ---")
+            parts.append("\n".join(self.gateway_error_log().splitlines()[-lines:]))
+        return "\n".join(parts)
+
+    def describe_problems(self, problems: list[str]) -> str:
+        return (f"stack {self.name}: {len(problems)} problem(s)\n  - " + "\n  - ".join(problems)
+                + "\n" + self.tails())
+
+
+def wait_for_log(stack: Stack, predicate, timeout: float = 5.0) -> dict | None:
+    """The first service log record matching `predicate`, waiting for it to be flushed."""
+    found: list[dict] = []
+
+    def look() -> bool:
+        for rec in stack.service_log_records():
+            if predicate(rec):
+                found.append(rec)
+                return True
+        return False
+
+    wait_until(look, timeout, interval=0.1)
+    return found[0] if found else None
+
+
+def now() -> float:
+    return time.time()
+
+
+def wait_for_gateway_record(stack: Stack, request_id: str, timeout: float = 5.0) -> dict | None:
+    """The gateway's access-log record of a request (nginx writes it when the connection is done
+    with the request, e.g. after a lingering close)."""
+    found: list[dict] = []
+
+    def look() -> bool:
+        found[:] = [r for r in stack.gateway_access_records() if r.get("requestId") == request_id]
+        return bool(found)
+
+    wait_until(look, timeout, interval=0.05)
+    return found[0] if found else None
