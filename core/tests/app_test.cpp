@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -273,6 +274,27 @@ TEST_F(ServerTest, DrainCompletesInFlightRequestWithConnectionClose) {
   thread_.join();
   EXPECT_EQ(exit_code_, 0);
   EXPECT_LT(connect_to(port_), 0);  // no longer accepting
+  ::close(fd);
+}
+
+TEST_F(ServerTest, SignalsDuringAndAfterTheDrainDoNotKillTheProcess) {
+  http::ServerOptions o;
+  o.drain_idle_ms = 100;
+  start(o);
+  int fd = connect_to(port_);
+  auto fut = std::async(std::launch::async, [&] { return roundtrip(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); });
+  while (!in_flight_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(::getpid(), SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(::getpid(), SIGTERM);
+  auto res = fut.get();
+  EXPECT_NE(res.find("HTTP/1.1 200"), std::string::npos) << res;
+  thread_.join();
+  EXPECT_EQ(exit_code_, 0);
+  // After run() returned the process is on its way out; a late SIGTERM must not end it (the
+  // default action would end this test binary here).
+  ::kill(::getpid(), SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ::close(fd);
 }
 

@@ -77,6 +77,22 @@ TEST(Json, MoneyKeepsCentsExactForEveryPriceUpToAThousand) {
   }
 }
 
+TEST(Json, NumberBeyondDoubleRangeIs400) {
+  EXPECT_EQ(status_of(R"({"price":1e400})"), 400);
+  EXPECT_EQ(status_of(R"({"a":[-1e999]})"), 400);
+}
+
+TEST(Json, MoneyRefusesThreeDecimalsAtEveryMagnitude) {
+  for (const char* text : {"12345.678", "5000.001", "4999.999", "99999999.994", "250000.5001", "1.005"}) {
+    FieldErrors errors;
+    auto body = parse_json(std::string("{\"p\":") + text + "}");
+    EXPECT_EQ(read_money(body, "p", errors, 0, 9999999999), std::nullopt) << text;
+  }
+  FieldErrors errors;
+  EXPECT_EQ(read_money(parse_json(R"({"p":99999999.99})"), "p", errors, 0, 9999999999), 9999999999);
+  EXPECT_EQ(read_money(parse_json(R"({"p":1e2})"), "p", errors, 0, 9999999999), 10000);
+}
+
 TEST(Json, MoneyRefusesThreeDecimalsAndStrings) {
   FieldErrors errors;
   auto body = parse_json(R"({"a":19.999,"b":"19.99","c":-1})");

@@ -70,8 +70,8 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service, std::
   c.database_url = env.string("DATABASE_URL", "sqlite:var/" + c.service + ".db");
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   c.io_threads = static_cast<int>(env.integer("IO_THREADS", cores, 1, 256));
-  c.worker_threads = static_cast<int>(env.integer("WORKER_THREADS", 8, 1, 1024));
-  c.db_pool_size = static_cast<int>(env.integer("DB_POOL_SIZE", c.worker_threads, 1, 1024));
+  c.worker_threads = static_cast<int>(env.integer("WORKER_THREADS", 8, 0, 1024));
+  c.db_pool_size = static_cast<int>(env.integer("DB_POOL_SIZE", std::max(c.worker_threads, c.io_threads), 1, 1024));
   c.internal_token = env.required("INTERNAL_TOKEN");
   if (c.internal_token.size() < 16) throw ConfigError("INTERNAL_TOKEN must be at least 16 characters");
   c.jwt_issuer = env.string("JWT_ISSUER", "emporium");

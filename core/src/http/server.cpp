@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -123,6 +124,13 @@ struct Server::Impl {
   }
 
   asio::awaitable<Response> run_handler(Request& req) {
+    if (options.worker_threads == 0) {
+      try {
+        co_return handler(req);
+      } catch (...) {
+        co_return on_error(req, 500, "Internal error");
+      }
+    }
     // Hop to the worker pool for the handler, then back to this connection's strand.
     co_return co_await asio::co_spawn(
         workers,
@@ -355,6 +363,14 @@ int Server::run(const std::function<void()>& on_ready) {
   for (auto& t : threads) t.join();
   signals.cancel();
   impl.workers.join();
+  // While the set lives, a repeated signal only queues. Once it is gone the default action would
+  // apply again, and a second SIGTERM from an impatient supervisor would kill the process while
+  // it finishes exiting: the drain is over, so further signals are ignored.
+  // (clear() first: it restores the default handlers, which the set's destructor would do later.)
+  boost::system::error_code ignored;
+  signals.clear(ignored);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   return 0;
 }
 

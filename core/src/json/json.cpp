@@ -35,6 +35,9 @@ Json parse_json(std::string_view text) {
     throw bad_request("JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   } catch (const HasNul&) {
     throw bad_request("JSON strings must not contain the NUL character (\\u0000)");
+  } catch (const Json::out_of_range&) {
+    // A number beyond double's range (1e400) is reported by the parser as out_of_range.
+    throw bad_request("A number in the JSON body is out of range");
   } catch (const Json::parse_error& e) {
     // nlohmann reports invalid UTF-8 as a parse error of a string; its text stays in the log.
     std::string what = e.what();
@@ -42,6 +45,8 @@ Json parse_json(std::string_view text) {
       throw bad_request("Request body is not valid UTF-8");
     }
     throw bad_request("Malformed JSON at byte " + std::to_string(e.byte));
+  } catch (const Json::exception&) {
+    throw bad_request("Malformed JSON");
   }
 }
 
@@ -120,11 +125,12 @@ std::optional<std::int64_t> read_money(const Json& body, const char* field, Fiel
     errors.add(field, "is out of range");
     return std::nullopt;
   }
-  // llround of x*100 plus a check that x had at most two decimals (DESIGN §5): casting x*100
-  // truncates 19.99 to 1998.
-  double scaled = d * 100.0;
-  std::int64_t minor = std::llround(scaled);
-  if (std::fabs(scaled - static_cast<double>(minor)) > 1e-6 * std::max(1.0, std::fabs(scaled))) {
+  // llround(x*100), then the exact check that the text had at most two decimals: a JSON parser
+  // yields the double nearest to the decimal text, so x had two decimals exactly when x is the
+  // double nearest to minor/100. (Casting x*100 truncates 19.99 to 1998; a tolerance on the
+  // difference grows with the amount and let 12345.678 through.)
+  std::int64_t minor = std::llround(d * 100.0);
+  if (static_cast<double>(minor) / 100.0 != d) {
     errors.add(field, "must have at most two decimals");
     return std::nullopt;
   }
