@@ -4,6 +4,8 @@
     EMPORIUM_TEST_PG_URL=postgresql://postgres@127.0.0.1:PORT/postgres   (postgres: the cluster in
                                      which each stack gets its own CREATE DATABASE)
     EMPORIUM_BUILD_DIR=build/release (where the binaries are; the suite never builds)
+    EMPORIUM_SERVICES=users          (comma list of users, products, cart: what the shared stack
+                                     runs; tests marked services(...) for others are skipped)
 
 Run with the Debian interpreter: /usr/bin/python3 -m pytest tests/functional
 """
@@ -16,11 +18,30 @@ import pytest
 
 from support.api import register
 from support.client import Client, body
+from support.services import SKIP_REASON, ServicesError, enabled_services
 from support.stack import LIVE_STACKS, Stack
 
 
 def pytest_report_header(config):
-    return [f"emporium: EMPORIUM_DB={db_kind_from_env()} build={os.environ.get('EMPORIUM_BUILD_DIR', 'build/release')}"]
+    return [f"emporium: EMPORIUM_DB={db_kind_from_env()} build={os.environ.get('EMPORIUM_BUILD_DIR', 'build/release')} "
+            f"EMPORIUM_SERVICES={os.environ.get('EMPORIUM_SERVICES', '(default) users')}"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "services(*names): needs these services (EMPORIUM_SERVICES) in the stack")
+    try:
+        enabled_services()
+    except ServicesError as exc:
+        pytest.exit(str(exc), returncode=2)
+
+
+def pytest_collection_modifyitems(config, items):
+    have = set(enabled_services())
+    for item in items:
+        for mark in item.iter_markers("services"):
+            if not set(mark.args) <= have:
+                item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+                break
 
 
 def db_kind_from_env() -> str:
@@ -47,16 +68,17 @@ def make_stack(tmp_path_factory, db_kind, pg_url):
     """Factory for extra stacks (own instances, own database, own gateway): use as a context
     manager; leaving it stops the stack and fails on any problem it found."""
 
-    def factory(name: str, env: dict[str, str] | None = None, instances: int = 2) -> Stack:
-        return Stack(tmp_path_factory.mktemp(name), name, db_kind, pg_url, env=env, instances=instances)
+    def factory(name: str, env: dict[str, str] | None = None, instances: int = 2, **kwargs) -> Stack:
+        return Stack(tmp_path_factory.mktemp(name), name, db_kind, pg_url, env=env, instances=instances, **kwargs)
 
     return factory
 
 
 @pytest.fixture(scope="session")
 def stack(make_stack):
-    """The shared stack: two user-service instances behind nginx."""
-    with make_stack("main") as s:
+    """The shared stack: two user-service instances behind nginx; with EMPORIUM_SERVICES naming them,
+    also two product-service instances and one shopping-cart-service instance calling both."""
+    with make_stack("main", services=enabled_services()) as s:
         yield s
 
 

@@ -1,8 +1,10 @@
-"""A stack: user-service instances sharing one database and one signing key, behind a real nginx
-rendered by gateway/render.py. Built from the binaries of EMPORIUM_BUILD_DIR (never builds).
+"""A stack: the instances of one or more services (user-service; product-service and
+shopping-cart-service when asked for), each service with its own database shared by its instances,
+all with one signing key and one internal token, behind a real nginx rendered by gateway/render.py.
+Built from the binaries of EMPORIUM_BUILD_DIR (never builds).
 
-Stopping a stack checks what the suite promises about every run: each process exits 0 on
-SIGTERM (none needed SIGKILL), every log line is one JSON object, and no request got a 5xx that the
+Stopping a stack checks what the suite promises about every run: no process died on its own,
+each process exits 0 on SIGTERM (none needed SIGKILL), every log line is one JSON object, and no request got a 5xx that the
 test did not ask for (service logs and the gateway's access log are both scanned).
 """
 
@@ -63,8 +65,26 @@ def build_dir() -> Path:
     return Path(os.environ.get("EMPORIUM_BUILD_DIR", ROOT / "build" / "release")).resolve()
 
 
+@dataclass(frozen=True)
+class ServiceSpec:
+    key: str        # the gateway's upstream name, as in EMPORIUM_SERVICES: users, products, cart
+    directory: str  # services/<directory> in the source and build trees; also the process name prefix
+    binary: str     # the executable's name
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    "users": ServiceSpec("users", "user", "user-service"),
+    "products": ServiceSpec("products", "product", "product-service"),
+    "cart": ServiceSpec("cart", "cart", "shopping-cart-service"),
+}
+
+
 def service_binary(name: str) -> Path:
-    return build_dir() / "services" / name / f"{name}-service"
+    """The executable of a service, by directory name (user, product, cart) or upstream name."""
+    spec = SERVICES.get(name) or next((s for s in SERVICES.values() if s.directory == name), None)
+    if spec is None:
+        return build_dir() / "services" / name / f"{name}-service"
+    return build_dir() / "services" / spec.directory / spec.binary
 
 
 # Environment every user-service instance of the suite gets, before a stack's own overrides.
@@ -86,6 +106,16 @@ USER_SERVICE_ENV = {
     "REFRESH_REUSE_GRACE_S": "2",
 }
 
+# What every instance of the other services gets before its own variables and a stack's overrides.
+COMMON_SERVICE_ENV = {
+    "HOST": "127.0.0.1",
+    "LOG_LEVEL": "info",
+    "ACCESS_LOG": "true",
+    "IO_THREADS": "1",
+    "WORKER_THREADS": "4",
+    "DB_POOL_SIZE": "4",
+}
+
 # Passed through from the caller's environment (sanitizer settings for asan builds).
 PASS_THROUGH = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "TZ", "LANG")
 
@@ -98,6 +128,8 @@ class Instance:
     proc: Proc
     starts: int = 1
     exit_codes: list = field(default_factory=list)
+    service: str = "users"
+    deliberate_exit: bool = False  # the current process was stopped or killed by the suite
 
     @property
     def url(self) -> str:
@@ -105,9 +137,15 @@ class Instance:
 
 
 class Stack:
+    """`services` lists what runs (upstream names, see SERVICES); `instances` is the number of
+    user-service instances, `product_instances` and `cart_instances` those of the others. `env`
+    overrides user-service variables, `service_env={"products": {...}, "cart": {...}}` the others'."""
+
     def __init__(self, base_dir: Path, name: str, db_kind: str, pg_url: str | None = None,
                  env: dict[str, str] | None = None, instances: int = 2,
-                 cors_origins: str = "http://shop.example"):
+                 cors_origins: str = "http://shop.example", services: tuple[str, ...] | list[str] = ("users",),
+                 service_env: dict[str, dict[str, str]] | None = None, product_instances: int = 2,
+                 cart_instances: int = 1):
         self.name = name
         self.dir = base_dir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -117,13 +155,23 @@ class Stack:
         self.pg_url = pg_url
         self.extra_env = dict(env or {})
         self.instance_count = instances
+        unknown = [s for s in services if s not in SERVICES]
+        if unknown:
+            raise ValueError(f"unknown services {unknown}; known: {', '.join(SERVICES)}")
+        if "cart" in services and "products" not in services:
+            raise ValueError("cart needs products in the same stack (PRODUCT_SERVICE_URLS)")
+        # In dependency order: what a service calls starts in the same batch, its URLs known first.
+        self.services = [s for s in SERVICES if s in services]
+        self.service_env = {k: dict(v) for k, v in (service_env or {}).items()}
+        self.counts = {"users": instances, "products": product_instances, "cart": cart_instances}
         self.cors_origins = cors_origins
         self.internal_token = secrets.token_hex(24)
         self.admin_email = "admin@emporium.test"
         self.admin_password = "Adm1n-" + secrets.token_urlsafe(12)
         self.keys = KeyPair(self.dir / "keys")
-        self.db: TestDatabase | None = None
-        self.instances: list[Instance] = []
+        self.db: TestDatabase | None = None  # user-service's
+        self.dbs: dict[str, TestDatabase] = {}
+        self.groups: dict[str, list[Instance]] = {s: [] for s in SERVICES}
         self.gateway: Proc | None = None
         self.gateway_port = 0
         self.gateway_prefix = self.dir / "gateway"
@@ -145,24 +193,64 @@ class Stack:
         if problems and exc_type is None:
             raise AssertionError(self.describe_problems(problems))
 
+    @property
+    def instances(self) -> list[Instance]:
+        """user-service's instances (the stack's original meaning of the word)."""
+        return self.groups["users"]
+
+    @property
+    def products(self) -> list[Instance]:
+        return self.groups["products"]
+
+    @property
+    def carts(self) -> list[Instance]:
+        return self.groups["cart"]
+
+    def all_instances(self) -> list[Instance]:
+        return [inst for s in SERVICES for inst in self.groups[s]]
+
     def start(self) -> None:
-        binary = service_binary("user")
-        if not binary.exists():
-            raise RuntimeError(f"{binary} does not exist: build first (cmake --preset release && "
-                               f"cmake --build --preset release) or set EMPORIUM_BUILD_DIR")
+        binaries = {s: service_binary(s) for s in self.services}
+        missing = [str(b) for b in binaries.values() if not b.exists()]
+        if missing:
+            raise RuntimeError(f"{', '.join(missing)} not built: build first (cmake --preset release && "
+                               f"cmake --build --preset release; services under construction need "
+                               f"-DEMPORIUM_EXTRA_SERVICES=...) or set EMPORIUM_BUILD_DIR")
         LIVE_STACKS.append(self)
-        self.db = TestDatabase(self.db_kind, self.dir, self.name, self.pg_url)
-        for i in range(self.instance_count):
-            port = free_port()
-            env = self._instance_env(port)
-            proc = Proc(f"user-{i}", [str(binary)], env, self.dir, self.log_dir)
-            self.instances.append(Instance(i, port, env, proc))
+        for s in self.services:
+            db_name = self.name if s == "users" else f"{self.name}_{s}"
+            self.dbs[s] = TestDatabase(self.db_kind, self.dir, db_name, self.pg_url)
+        self.db = self.dbs.get("users")
+        for s in self.services:
+            prefix = SERVICES[s].directory
+            for i in range(self.counts[s]):
+                port = free_port()
+                env = self._service_env(s, port)
+                proc = Proc(f"{prefix}-{i}", [str(binaries[s])], env, self.dir, self.log_dir)
+                self.groups[s].append(Instance(i, port, env, proc, service=s))
         # Start them together: migrations and the first admin must cope with that (DESIGN §7).
-        for inst in self.instances:
+        for inst in self.all_instances():
             inst.proc.start()
-        for inst in self.instances:
+        for inst in self.all_instances():
             self.wait_ready(inst)
         self._start_gateway()
+
+    def _service_env(self, service: str, port: int) -> dict[str, str]:
+        if service == "users":
+            return self._instance_env(port)
+        env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        env.update(COMMON_SERVICE_ENV)
+        env.update({
+            "PORT": str(port),
+            "DATABASE_URL": self.dbs[service].url,
+            "INTERNAL_TOKEN": self.internal_token,
+            "JWT_PUBLIC_KEY_FILE": str(self.keys.public_path),
+        })
+        if service == "cart":
+            env["PRODUCT_SERVICE_URLS"] = ",".join(i.url for i in self.products)
+        env.update(self.service_env.get(service, {}))
+        return env
 
     def _instance_env(self, port: int) -> dict[str, str]:
         env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
@@ -200,8 +288,9 @@ class Stack:
         conf = self.gateway_prefix / "nginx.conf"
         argv = ["/usr/bin/python3", str(RENDER), "--listen", f"127.0.0.1:{self.gateway_port}",
                 "--prefix", str(self.gateway_prefix), "--out", str(conf), "--workers", "1",
-                "--upstream", "users=" + ",".join(f"127.0.0.1:{i.port}" for i in self.instances),
                 "--cors-origins", self.cors_origins]
+        for s in self.services:
+            argv += ["--upstream", f"{s}=" + ",".join(f"127.0.0.1:{i.port}" for i in self.groups[s])]
         if os.geteuid() == 0:
             # Workers as the caller: the prefix sits in a private temp directory.
             argv += ["--user", getpass.getuser()]
@@ -238,32 +327,59 @@ class Stack:
             rc = self.gateway.stop(signal.SIGQUIT, timeout=15)
             if rc != 0 or self.gateway.killed:
                 self.problems.append(f"nginx exited with {rc}{' after SIGKILL' if self.gateway.killed else ''}")
-        # SIGTERM every running instance at once, then collect.
-        running = [i for i in self.instances if i.proc.alive()]
+        # A process that exited although no test stopped or killed it died: that is a problem.
+        for inst in self.all_instances():
+            if inst.proc.popen is not None and not inst.proc.alive() and not inst.deliberate_exit:
+                self.problems.append(f"{inst.proc.name} died during the run with exit code "
+                                     f"{inst.proc.popen.returncode}")
+        # SIGTERM every running instance at once (a stopped one is continued first, or it could not
+        # act on it), then collect.
+        running = [i for i in self.all_instances() if i.proc.alive()]
+        for inst in running:
+            inst.proc.send(signal.SIGCONT)
         for inst in running:
             inst.proc.send(signal.SIGTERM)
         for inst in running:
             self._collect(inst, signalled=True, timeout=30)
         if check:
             self.problems.extend(self.scan_logs())
-        if self.db is not None:
+        for s, db in self.dbs.items():
             try:
-                self.db.drop()
+                db.drop()
             except Exception as exc:  # noqa: BLE001 - reported, not hidden
-                self.problems.append(f"could not drop the test database: {exc}")
+                self.problems.append(f"could not drop the {s} test database: {exc}")
         if self in LIVE_STACKS:
             LIVE_STACKS.remove(self)
         return self.problems
 
     # ---- instances ----------------------------------------------------------------------------
 
-    def stop_instance(self, index: int, timeout: float = 30.0, signalled: bool = False) -> int | None:
+    def stop_instance(self, index: int, timeout: float = 30.0, signalled: bool = False,
+                      service: str = "users") -> int | None:
         """SIGTERM (unless the test sent it already: a second one is not sent), wait, SIGKILL
         after `timeout`. Returns the exit code; a non-zero one is also a stack problem."""
-        return self._collect(self.instances[index], signalled, timeout)
+        return self._collect(self.groups[service][index], signalled, timeout)
+
+    def kill_instance(self, service: str, index: int) -> None:
+        """SIGKILL, on purpose (a crash the test simulates): not a stack problem."""
+        inst = self.groups[service][index]
+        assert inst.proc.alive(), f"{inst.proc.name} is not running"
+        inst.deliberate_exit = True
+        inst.proc.send(signal.SIGCONT)
+        inst.proc.stop(signal.SIGKILL, timeout=10)
+        inst.exit_codes.append(inst.proc.returncode)
+
+    def pause_instance(self, service: str, index: int) -> None:
+        """SIGSTOP: the process hangs with its sockets open. stop() continues it before SIGTERM;
+        tests resume it themselves with resume_instance (in a finally)."""
+        self.groups[service][index].proc.send(signal.SIGSTOP)
+
+    def resume_instance(self, service: str, index: int) -> None:
+        self.groups[service][index].proc.send(signal.SIGCONT)
 
     def _collect(self, inst: Instance, signalled: bool, timeout: float) -> int | None:
         # One SIGTERM only: a second one is not what an orchestrator sends.
+        inst.deliberate_exit = True
         if signalled:
             rc = inst.proc.wait(timeout)
             if rc is None:
@@ -278,11 +394,13 @@ class Stack:
                                  f"{' (needed SIGKILL)' if inst.proc.killed else ''}")
         return rc
 
-    def restart_instance(self, index: int) -> None:
-        inst = self.instances[index]
+    def restart_instance(self, index: int, service: str = "users") -> None:
+        inst = self.groups[service][index]
         assert not inst.proc.alive(), "stop it first"
         inst.starts += 1
-        inst.proc = Proc(f"user-{index}.{inst.starts}", inst.proc.argv, inst.env, self.dir, self.log_dir)
+        inst.deliberate_exit = False
+        inst.proc = Proc(f"{SERVICES[service].directory}-{index}.{inst.starts}", inst.proc.argv, inst.env,
+                         self.dir, self.log_dir)
         inst.proc.start()
         self.wait_ready(inst)
 
@@ -297,15 +415,21 @@ class Stack:
         self._clients.append(c)
         return c
 
-    def direct(self, index: int = 0) -> Client:
-        c = Client(self.instances[index].url)
+    def direct(self, index: int = 0, service: str = "users", timeout: float = 30.0) -> Client:
+        c = Client(self.groups[service][index].url, timeout=timeout)
         self._clients.append(c)
         return c
 
     # ---- logs -------------------------------------------------------------------------------
 
+    def _log_globs(self, suffix: str) -> list[Path]:
+        paths: set[Path] = set()
+        for spec in SERVICES.values():
+            paths.update(self.log_dir.glob(f"{spec.directory}-*.{suffix}"))
+        return sorted(paths)
+
     def service_log_files(self) -> list[Path]:
-        return sorted(self.log_dir.glob("user-*.out"))
+        return self._log_globs("out")
 
     def service_log_lines(self) -> list[tuple[Path, str]]:
         lines = []
@@ -351,7 +475,7 @@ class Stack:
             rid = str(value.get("requestId", ""))
             if isinstance(status, int) and status >= 500 and not rid.startswith(EXPECTED_5XX_PREFIX):
                 problems.append(f"{path.name}: a {status}: {line[:400]}")
-        for path in sorted(self.log_dir.glob("user-*.err")):
+        for path in self._log_globs("err"):
             text = path.read_text(errors="replace")
             for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "terminate called"):
                 if marker in text:
@@ -369,7 +493,7 @@ class Stack:
 
     def tails(self, lines: int = 15) -> str:
         parts = [f"===== stack {self.name} ({self.dir}) ====="]
-        for inst in self.instances:
+        for inst in self.all_instances():
             parts.append(inst.proc.tail(lines))
         if self.gateway is not None:
             parts.append(self.gateway.tail(lines))

@@ -1,0 +1,41 @@
+"""Which services the suite runs: EMPORIUM_SERVICES, a comma list of upstream names (users,
+products, cart). Default "users" while product-service and shopping-cart-service are built only
+with -DEMPORIUM_EXTRA_SERVICES; the default becomes "users,products,cart" once they are in the
+default build.
+
+Tests that need a service carry `pytest.mark.services("products", "cart")`; conftest skips them
+when a service they name is not enabled. When it is enabled but its binary is missing, the stack
+does not start and those tests fail (never skip)."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_SERVICES = "users"
+KNOWN = ("users", "products", "cart")
+SKIP_REASON = "product/cart not in EMPORIUM_SERVICES"
+
+
+class ServicesError(ValueError):
+    pass
+
+
+def enabled_services() -> tuple[str, ...]:
+    raw = os.environ.get("EMPORIUM_SERVICES", DEFAULT_SERVICES)
+    names = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = [s for s in names if s not in KNOWN]
+    if unknown:
+        raise ServicesError(f"EMPORIUM_SERVICES: unknown {unknown}; known: {', '.join(KNOWN)}")
+    if "users" not in names:
+        names.append("users")  # the suite's accounts and tokens come from user-service
+    if "cart" in names and "products" not in names:
+        raise ServicesError("EMPORIUM_SERVICES: cart needs products")
+    return tuple(s for s in KNOWN if s in names)
+
+
+def enabled(*services: str) -> bool:
+    try:
+        have = enabled_services()
+    except ServicesError:
+        return False
+    return all(s in have for s in services)

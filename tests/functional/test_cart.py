@@ -1,0 +1,246 @@
+"""shopping-cart-service through the gateway (API.md cart section): owner-only carts, concurrent
+adds that never lose a line, current prices and unavailable lines, the 100-line limit and the
+cart's removal. The cart instance calls both product-service instances."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.api import register
+from support.catalog import (CART_FIELDS, Concurrent, admin_token, create_product, internal, mint, object_id,
+                             reserve, statuses, tag)
+from support.client import assert_problem, body, error_fields
+
+pytestmark = pytest.mark.services("products", "cart")
+
+
+@pytest.fixture
+def admin(stack) -> str:
+    return admin_token(stack)
+
+
+@pytest.fixture
+def shopper(client) -> dict:
+    """A registered customer: {"id", "token"}."""
+    doc = register(client)
+    return {"id": doc["user"]["_id"], "token": doc["token"]}
+
+
+def add(client, who: dict, product_id: str, quantity: int | None = None, owner: str | None = None, **kw):
+    payload = {"productId": product_id}
+    if quantity is not None:
+        payload["quantity"] = quantity
+    return client.post(f"/api/cart/{owner or who['id']}/add", token=who["token"], json=payload, **kw)
+
+
+def cart_of(client, who: dict) -> dict:
+    resp = client.get(f"/api/cart/{who['id']}", token=who["token"])
+    assert resp.status_code == 200, resp.text
+    doc = body(resp)
+    missing = [k for k in CART_FIELDS if k not in doc]
+    assert not missing, f"cart lacks {missing}: {doc}"
+    return doc
+
+
+def lines(cart: dict) -> dict[str, dict]:
+    return {line["productId"]: line for line in cart["items"]}
+
+
+def test_a_customer_adds_and_reads_their_cart(client, admin, shopper):
+    p = create_product(client, admin, price=4.25, stock=10, name=f"Pen {tag()}")
+    resp = add(client, shopper, p["_id"])
+    assert resp.status_code == 201, resp.text
+    doc = body(resp)
+    assert doc["userId"] == shopper["id"]
+    assert len(doc["items"]) == 1, doc
+    line = doc["items"][0]
+    assert (line["productId"], line["quantity"], line["name"], line["price"], line["available"]) == \
+        (p["_id"], 1, p["name"], 4.25, True), line
+    assert doc["subtotal"] == 4.25
+    # Adding again merges into the line.
+    resp = add(client, shopper, p["_id"], 3)
+    assert resp.status_code == 201, resp.text
+    cart = cart_of(client, shopper)
+    assert lines(cart)[p["_id"]]["quantity"] == 4 and len(cart["items"]) == 1
+    assert cart["subtotal"] == 17.0
+    assert cart["userId"] == shopper["id"]
+
+
+def test_another_user_cannot_read_or_change_a_cart(stack, client, admin, shopper):
+    b = register(client)
+    intruder = {"id": b["user"]["_id"], "token": b["token"]}
+    p = create_product(client, admin, price=2.5)["_id"]
+    assert add(client, shopper, p, 2).status_code == 201
+    victim = shopper["id"]
+    t = intruder["token"]
+    assert_problem(client.get(f"/api/cart/{victim}", token=t), 403)
+    assert_problem(client.post(f"/api/cart/{victim}/add", token=t, json={"productId": p}), 403)
+    assert_problem(client.put(f"/api/cart/{victim}/update/{p}", token=t, json={"quantity": 9}), 403)
+    assert_problem(client.delete(f"/api/cart/{victim}/remove/{p}", token=t), 403)
+    assert_problem(client.delete(f"/api/cart/{victim}", token=t), 403)
+    # 403 before 404 and before 400: against the raw path value.
+    assert_problem(client.get("/api/cart/not-an-id", token=t), 403)
+    assert_problem(client.post(f"/api/cart/{victim}/add", token=t, json={"productId": "bad", "quantity": -1}), 403)
+    # Without a token: 401.
+    assert_problem(client.get(f"/api/cart/{victim}"), 401)
+    assert_problem(client.post(f"/api/cart/{victim}/add", json={"productId": p}), 401)
+    # The internal token from outside is dropped: 401.
+    assert_problem(client.get(f"/api/cart/{victim}", headers=internal(stack)), 401)
+    # Nothing changed.
+    cart = cart_of(client, shopper)
+    assert [(x["productId"], x["quantity"]) for x in cart["items"]] == [(p, 2)]
+    # An admin may read it; another service may read it directly with the internal token.
+    assert client.get(f"/api/cart/{victim}", token=admin).status_code == 200
+    direct = stack.direct(0, "cart")
+    assert direct.get(f"/api/cart/{victim}", headers=internal(stack)).status_code == 200
+    # ... but not add to it (reads and removal only).
+    resp = direct.post(f"/api/cart/{victim}/add", headers=internal(stack), json={"productId": p})
+    assert resp.status_code in (401, 403), resp.text
+    # An admin on a malformed id gets 404.
+    assert_problem(client.get("/api/cart/not-an-id", token=admin), 404)
+
+
+def test_50_concurrent_adds_of_different_products_all_end_up_in_the_cart(stack, client, admin, shopper):
+    products = [create_product(client, admin, price=1.0 + i, stock=5)["_id"] for i in range(50)]
+    uid, token = shopper["id"], shopper["token"]
+
+    def call(pid):
+        return stack.url, lambda c: c.post(f"/api/cart/{uid}/add", token=token, json={"productId": pid},
+                                           expect_5xx=True)
+
+    runner = Concurrent()
+    responses = runner.run([call(pid) for pid in products])
+    assert not runner.errors, runner.errors[:5]
+    counts = statuses(responses)
+    print(f"50 concurrent adds: {dict(counts)}; 503s retried: {runner.unavailable}")
+    assert counts == {201: 50}, [r.text[:200] for r in responses if r.status_code != 201][:5]
+    cart = cart_of(client, shopper)
+    got = lines(cart)
+    assert sorted(got) == sorted(products), f"lost lines: {set(products) - set(got)}"
+    assert all(line["quantity"] == 1 and line["available"] for line in got.values())
+    assert cart["subtotal"] == pytest.approx(sum(1.0 + i for i in range(50)))
+
+
+def test_concurrent_adds_of_one_product_add_up(stack, client, admin, shopper):
+    pid = create_product(client, admin, price=1.5, stock=5)["_id"]
+    uid, token = shopper["id"], shopper["token"]
+
+    def call(quantity):
+        return stack.url, lambda c: c.post(f"/api/cart/{uid}/add", token=token, expect_5xx=True,
+                                           json={"productId": pid, "quantity": quantity})
+
+    runner = Concurrent()
+    responses = runner.run([call(1 + i % 3) for i in range(30)])
+    assert not runner.errors, runner.errors[:5]
+    assert statuses(responses) == {201: 30}, [r.text[:200] for r in responses if r.status_code != 201][:5]
+    print(f"30 concurrent adds of one product: 503s retried: {runner.unavailable}")
+    cart = cart_of(client, shopper)
+    assert len(cart["items"]) == 1
+    assert cart["items"][0]["quantity"] == sum(1 + i % 3 for i in range(30))
+
+
+def test_get_prices_lines_and_marks_deleted_and_sold_out_products(stack, client, admin, shopper):
+    a = create_product(client, admin, price=10.0, stock=5)
+    b = create_product(client, admin, price=3.5, stock=5)
+    c = create_product(client, admin, price=1.25, stock=1)
+    for pid, q in ((a["_id"], 2), (b["_id"], 1), (c["_id"], 4)):
+        assert add(client, shopper, pid, q).status_code == 201
+    cart = cart_of(client, shopper)
+    assert cart["subtotal"] == 28.5
+    assert cart.get("stale") in (None, False)
+    # The price changes: GET shows the current one.
+    resp = client.put(f"/api/products/{a['_id']}", token=admin, json={"price": 12.5, "name": "Renamed"})
+    assert resp.status_code == 200
+    cart = cart_of(client, shopper)
+    got = lines(cart)
+    assert got[a["_id"]]["price"] == 12.5 and got[a["_id"]]["available"] is True
+    assert got[a["_id"]]["name"] == "Renamed"
+    assert cart["subtotal"] == 25.0 + 3.5 + 5.0
+    # A deleted product's line stays, marked unavailable and left out of the subtotal.
+    assert client.delete(f"/api/products/{b['_id']}", token=admin).status_code == 200
+    cart = cart_of(client, shopper)
+    got = lines(cart)
+    assert got[b["_id"]]["available"] is False and got[b["_id"]]["quantity"] == 1
+    assert got[a["_id"]]["available"] is True
+    assert cart["subtotal"] == 25.0 + 5.0
+    # A sold-out product (its only unit held by a reservation) is unavailable too.
+    assert reserve(stack.direct(0, "products"), stack, "cart-" + tag(), [(c["_id"], 1)]).status_code == 201
+    cart = cart_of(client, shopper)
+    assert lines(cart)[c["_id"]]["available"] is False
+    assert cart["subtotal"] == 25.0
+
+
+def test_add_validates_its_fields(client, admin, shopper):
+    p = create_product(client, admin, stock=5)["_id"]
+    for payload, field in (({"productId": p, "quantity": 0}, "quantity"),
+                           ({"productId": p, "quantity": 1001}, "quantity"),
+                           ({"productId": p, "quantity": "2"}, "quantity"),
+                           ({"productId": p, "quantity": 1.5}, "quantity"),
+                           ({"productId": "xyz"}, "productId"),
+                           ({"quantity": 1}, "productId"),
+                           ({"productId": 5}, "productId")):
+        resp = client.post(f"/api/cart/{shopper['id']}/add", token=shopper["token"], json=payload)
+        assert field in error_fields(assert_problem(resp, 400)), payload
+    # A number that overflows a double is bad input too (never a 5xx).
+    raw = ('{"productId": "%s", "quantity": 1e400}' % p).encode()
+    assert_problem(client.post(f"/api/cart/{shopper['id']}/add", token=shopper["token"], data=raw,
+                               headers={"Content-Type": "application/json"}), 400)
+    # Unknown product: 404 Product not found.
+    assert assert_problem(add(client, shopper, object_id()), 404)["detail"] == "Product not found"
+    # 2.0 is an integer; the line's sum must stay <= 1000.
+    assert add(client, shopper, p, 2.0).status_code == 201
+    assert add(client, shopper, p, 998).status_code == 201
+    assert "quantity" in error_fields(assert_problem(add(client, shopper, p, 1), 400))
+    assert lines(cart_of(client, shopper))[p]["quantity"] == 1000
+
+
+def test_update_and_remove_lines(client, admin, shopper):
+    p = create_product(client, admin, price=2.0)["_id"]
+    q = create_product(client, admin, price=3.0)["_id"]
+    uid, token = shopper["id"], shopper["token"]
+    # No cart yet.
+    assert_problem(client.get(f"/api/cart/{uid}", token=token), 404)
+    assert add(client, shopper, p, 1).status_code == 201
+    assert add(client, shopper, q, 1).status_code == 201
+    resp = client.put(f"/api/cart/{uid}/update/{p}", token=token, json={"quantity": 4})
+    assert resp.status_code == 200, resp.text
+    assert lines(body(resp))[p]["quantity"] == 4
+    assert "quantity" in error_fields(assert_problem(
+        client.put(f"/api/cart/{uid}/update/{p}", token=token, json={"quantity": 1001}), 400))
+    assert "quantity" in error_fields(assert_problem(
+        client.put(f"/api/cart/{uid}/update/{p}", token=token, json={"quantity": -1}), 400))
+    assert_problem(client.put(f"/api/cart/{uid}/update/{object_id()}", token=token, json={"quantity": 1}), 404)
+    assert_problem(client.put(f"/api/cart/{uid}/update/bad-id", token=token, json={"quantity": 1}), 404)
+    # Quantity 0 removes the line.
+    resp = client.put(f"/api/cart/{uid}/update/{p}", token=token, json={"quantity": 0})
+    assert resp.status_code == 200 and p not in lines(body(resp)), resp.text
+    resp = client.delete(f"/api/cart/{uid}/remove/{q}", token=token)
+    assert resp.status_code == 200 and body(resp)["items"] == [], resp.text
+    assert cart_of(client, shopper)["subtotal"] == 0
+
+
+def test_delete_cart_then_get_is_404(client, admin, shopper):
+    p = create_product(client, admin)["_id"]
+    uid, token = shopper["id"], shopper["token"]
+    assert add(client, shopper, p).status_code == 201
+    resp = client.delete(f"/api/cart/{uid}", token=token)
+    assert resp.status_code == 204 and resp.content == b"", resp.text
+    assert assert_problem(client.get(f"/api/cart/{uid}", token=token), 404)["detail"] == "Cart not found"
+    assert client.delete(f"/api/cart/{uid}", token=token).status_code == 204
+    # A new cart starts empty of the old lines.
+    q = create_product(client, admin)["_id"]
+    assert add(client, shopper, q).status_code == 201
+    assert list(lines(cart_of(client, shopper))) == [q]
+
+
+def test_a_cart_holds_at_most_100_lines(client, admin, stack):
+    who = {"id": object_id()}
+    who["token"] = mint(stack, user_id=who["id"])
+    products = [create_product(client, admin, stock=1)["_id"] for _ in range(101)]
+    for pid in products[:100]:
+        assert add(client, who, pid).status_code == 201
+    assert_problem(add(client, who, products[100]), 409)
+    # Adding to an existing line still works at the limit.
+    assert add(client, who, products[0]).status_code == 201
+    cart = cart_of(client, who)
+    assert len(cart["items"]) == 100 and products[100] not in lines(cart)
