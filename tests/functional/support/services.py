@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-DEFAULT_SERVICES = "users"
+DEFAULT_SERVICES = "users,products,cart"
 KNOWN = ("users", "products", "cart")
 SKIP_REASON = "product/cart not in EMPORIUM_SERVICES"
 

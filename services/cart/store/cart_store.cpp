@@ -1,0 +1,153 @@
+#include "store/cart_store.hpp"
+
+#include "store/sql.hpp"
+
+#include <emporium/util/ids.hpp>
+
+#include <stdexcept>
+#include <utility>
+
+namespace emporium::cart::store {
+namespace {
+
+using db::Params;
+using db::Tx;
+using db::TxKind;
+
+std::optional<domain::Cart> read_cart(Tx& tx, std::string_view user_id) {
+  const db::Result result = tx.query(sql::kSelectCartWithLines, {std::string(user_id)});
+  if (result.empty()) return std::nullopt;
+  const db::Row& head = result.rows.front();
+  domain::Cart cart;
+  cart.id = head.text(0);
+  cart.user_id = head.text(1);
+  cart.created_at_ms = head.integer(2);
+  cart.updated_at_ms = head.integer(3);
+  cart.version = head.integer(4);
+  for (const db::Row& row : result.rows) {
+    if (row.is_null(5)) continue;  // the LEFT JOIN row of an empty cart
+    cart.lines.push_back(
+        domain::CartLine{row.text(5), row.integer(6), row.text(7), row.integer(8)});
+  }
+  return cart;
+}
+
+// A row this transaction has just seen or written: its absence is a bug, not a client error.
+template <class T>
+T must(std::optional<T> value) {
+  if (!value) throw std::logic_error("cart store: the user's cart vanished inside a transaction");
+  return std::move(*value);
+}
+
+std::optional<std::string> cart_id_of(Tx& tx, std::string_view user_id) {
+  const db::Result result = tx.query(sql::kSelectCartIdByUser, {std::string(user_id)});
+  if (result.empty()) return std::nullopt;
+  return result.one().text(0);
+}
+
+// Deletes the line and gives its slot back; false when there was no such line.
+bool delete_line(Tx& tx, const std::string& cart_id, std::string_view product_id,
+                 std::int64_t now_ms) {
+  if (tx.exec(sql::kDeleteLine, {cart_id, std::string(product_id)}) == 0) return false;
+  tx.exec(sql::kReleaseLineSlot, {cart_id, now_ms});
+  return true;
+}
+
+}  // namespace
+
+CartStore::CartStore(db::Database& db, IdGenerator new_id)
+    : db_(db), new_id_(new_id ? std::move(new_id) : IdGenerator(&new_object_id)) {}
+
+AddOutcome CartStore::add_line(std::string_view user_id, const NewLine& line, std::int64_t now_ms) {
+  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
+    AddOutcome outcome;
+    // The cart: ours if the insert created it, else the one that exists (RETURNING gives nothing).
+    std::string cart_id;
+    bool created = false;
+    if (const db::Result inserted =
+            tx.query(sql::kInsertCartIfAbsent, {new_id_(), std::string(user_id), now_ms});
+        !inserted.empty()) {
+      cart_id = inserted.one().text(0);
+      created = true;
+    } else {
+      // Present: the conflict was with a row this transaction can see (on PostgreSQL a row
+      // committed after its snapshot is a 40001, and the layer runs the transaction again).
+      cart_id = must(cart_id_of(tx, user_id));
+    }
+
+    const Params line_key{cart_id, line.product_id};
+    if (tx.exec(sql::kAddToLine, {cart_id, line.product_id, line.quantity, line.name, line.price,
+                                  domain::kMaxLineQuantity}) == 1) {
+      tx.exec(sql::kTouchCart, {cart_id, now_ms});
+    } else if (const db::Result existing = tx.query(sql::kSelectLineQuantity, line_key);
+               !existing.empty()) {
+      outcome.result = AddResult::QuantityCapped;
+      outcome.existing_quantity = existing.one().integer(0);
+    } else {
+      const db::Result slot = tx.query(sql::kReserveLineSlot, {cart_id, now_ms, domain::kMaxLines,
+                                                               std::int64_t{created ? 0 : 1}});
+      if (slot.empty()) {
+        outcome.result = AddResult::TooManyLines;
+      } else {
+        tx.exec(sql::kInsertLine, {cart_id, line.product_id, line.quantity, line.name, line.price,
+                                   slot.one().integer(0), now_ms});
+      }
+    }
+    outcome.cart = must(read_cart(tx, user_id));
+    return outcome;
+  });
+}
+
+std::optional<domain::Cart> CartStore::find_by_user(std::string_view user_id) {
+  return db_.with_tx(TxKind::Read, [&](Tx& tx) { return read_cart(tx, user_id); });
+}
+
+ChangeOutcome CartStore::remove_line(std::string_view user_id, std::string_view product_id,
+                                     std::int64_t now_ms) {
+  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
+    ChangeOutcome outcome;
+    const auto cart_id = cart_id_of(tx, user_id);
+    if (!cart_id) {
+      outcome.result = ChangeResult::NoCart;
+      return outcome;
+    }
+    outcome.result = delete_line(tx, *cart_id, product_id, now_ms) ? ChangeResult::Changed
+                                                                   : ChangeResult::Unchanged;
+    outcome.cart = read_cart(tx, user_id);
+    return outcome;
+  });
+}
+
+ChangeOutcome CartStore::set_quantity(std::string_view user_id, std::string_view product_id,
+                                      std::int64_t quantity, std::int64_t now_ms) {
+  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
+    ChangeOutcome outcome;
+    const auto cart_id = cart_id_of(tx, user_id);
+    if (!cart_id) {
+      outcome.result = ChangeResult::NoCart;
+      return outcome;
+    }
+    bool changed = false;
+    if (quantity == 0) {
+      changed = delete_line(tx, *cart_id, product_id, now_ms);
+    } else if (tx.exec(sql::kSetLineQuantity, {*cart_id, std::string(product_id), quantity}) == 1) {
+      tx.exec(sql::kTouchCart, {*cart_id, now_ms});
+      changed = true;
+    }
+    outcome.result = changed ? ChangeResult::Changed : ChangeResult::NoLine;
+    outcome.cart = read_cart(tx, user_id);
+    return outcome;
+  });
+}
+
+bool CartStore::delete_cart(std::string_view user_id) {
+  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
+    const auto cart_id = cart_id_of(tx, user_id);
+    if (!cart_id) return false;
+    tx.exec(sql::kDeleteCartLines, {*cart_id});
+    tx.exec(sql::kDeleteCart, {*cart_id});
+    return true;
+  });
+}
+
+}  // namespace emporium::cart::store

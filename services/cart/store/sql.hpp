@@ -1,0 +1,81 @@
+// Every SQL statement of shopping-cart-service, as named constants with $N placeholders (the name
+// doubles as its label in logs). Only the DML subset both backends share: timestamps are
+// parameters computed in C++, CASE instead of LEAST, no FOR UPDATE; DDL lives in migrations/.
+//
+// Every statement that changes a cart's lines runs in a write transaction that also updates the
+// cart's row (version, line_count), so writes of one cart serialize: SQLite's BEGIN IMMEDIATE
+// takes the write lock up front; PostgreSQL's REPEATABLE READ fails the second of two concurrent
+// writers of the row with 40001 and the database layer runs its transaction again.
+#pragma once
+
+#include <string_view>
+
+namespace emporium::cart::sql {
+
+// ---- carts -------------------------------------------------------------------------------------
+
+// One cart per user: of two first adds racing, one inserts and the other does nothing (then reads).
+inline constexpr std::string_view kInsertCartIfAbsent = R"(
+INSERT INTO carts (id, user_id, line_count, created_at, updated_at, version)
+VALUES ($1, $2, 0, $3, $3, 0)
+ON CONFLICT (user_id) DO NOTHING
+RETURNING id)";
+
+inline constexpr std::string_view kSelectCartIdByUser = R"(
+SELECT id FROM carts WHERE user_id = $1)";
+
+// The whole cart in one statement (one snapshot on both backends); an empty cart is one row with
+// NULL line columns.
+inline constexpr std::string_view kSelectCartWithLines = R"(
+SELECT c.id, c.user_id, c.created_at, c.updated_at, c.version,
+       i.product_id, i.quantity, i.name, i.price
+FROM carts c
+LEFT JOIN cart_items i ON i.cart_id = c.id
+WHERE c.user_id = $1
+ORDER BY i.position, i.product_id)";
+
+// The guard of the 100-line limit: a new line may be inserted only when this changed the row.
+// $4 is 0 for the first line of a cart created in the same transaction (a new cart is version 0),
+// else 1. RETURNING gives the new line's position.
+inline constexpr std::string_view kReserveLineSlot = R"(
+UPDATE carts
+SET line_count = line_count + 1, version = version + $4, updated_at = $2
+WHERE id = $1 AND line_count < $3
+RETURNING version)";
+
+inline constexpr std::string_view kReleaseLineSlot = R"(
+UPDATE carts
+SET line_count = line_count - 1, version = version + 1, updated_at = $2
+WHERE id = $1)";
+
+inline constexpr std::string_view kTouchCart = R"(
+UPDATE carts SET version = version + 1, updated_at = $2 WHERE id = $1)";
+
+inline constexpr std::string_view kDeleteCart = R"(
+DELETE FROM carts WHERE id = $1)";
+
+// ---- lines -------------------------------------------------------------------------------------
+
+// Adds to an existing line while the sum stays within the cap ($6); refreshes the snapshot.
+inline constexpr std::string_view kAddToLine = R"(
+UPDATE cart_items
+SET quantity = quantity + $3, name = $4, price = $5
+WHERE cart_id = $1 AND product_id = $2 AND quantity + $3 <= $6)";
+
+inline constexpr std::string_view kSelectLineQuantity = R"(
+SELECT quantity FROM cart_items WHERE cart_id = $1 AND product_id = $2)";
+
+inline constexpr std::string_view kInsertLine = R"(
+INSERT INTO cart_items (cart_id, product_id, quantity, name, price, position, added_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7))";
+
+inline constexpr std::string_view kSetLineQuantity = R"(
+UPDATE cart_items SET quantity = $3 WHERE cart_id = $1 AND product_id = $2)";
+
+inline constexpr std::string_view kDeleteLine = R"(
+DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2)";
+
+inline constexpr std::string_view kDeleteCartLines = R"(
+DELETE FROM cart_items WHERE cart_id = $1)";
+
+}  // namespace emporium::cart::sql

@@ -1,0 +1,442 @@
+// Every cart route through the real request pipeline (App::handle: errors, JSON, auth, handler) on
+// a SQLite file, without sockets, with a fake catalog standing in for product-service.
+#include "cart_service.hpp"
+#include "test_support.hpp"
+
+#include <emporium/app/app.hpp>
+#include <emporium/auth/jwt.hpp>
+#include <emporium/util/ids.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+namespace emporium::cart {
+namespace {
+
+constexpr const char* kInternalToken = "0123456789abcdef0123";
+const std::string mug_id = "aaaaaaaaaaaaaaaaaaaaaaaa";
+const std::string shirt_id = "bbbbbbbbbbbbbbbbbbbbbbbb";
+const std::string pen_id = "cccccccccccccccccccccccc";
+
+struct Reply {
+  int status = 0;
+  std::string content_type;
+  Json body;
+  http::Response raw;
+
+  std::string header(std::string_view name) const {
+    auto value = raw.header(name);
+    return value ? std::string(*value) : std::string();
+  }
+  std::set<std::string> error_fields() const {
+    std::set<std::string> fields;
+    if (body.is_object() && body.contains("errors")) {
+      for (const auto& e : body["errors"]) fields.insert(e.value("field", ""));
+    }
+    return fields;
+  }
+};
+
+class CartHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_file_ =
+        std::filesystem::temp_directory_path() / ("cart-http-test-" + new_object_id() + ".db");
+    signer_ = std::make_unique<auth::JwtSigner>(testing::generate_ec_private_key_pem(), "",
+                                                "emporium", 900);
+    ServiceConfig config;
+    config.service = "shopping-cart-service";
+    config.host = "127.0.0.1";
+    config.database_url = "sqlite://" + db_file_.string();
+    config.internal_token = kInternalToken;
+    config.access_log = false;
+    config.log_level = obs::Level::Error;
+    app_ = std::make_unique<App>(config);
+    app_->verifier().add_public_key(signer_->public_pem(), signer_->kid());
+    app_->open_database(migrations());
+    catalog_ = std::make_shared<testing::FakeCatalog>();
+    catalog_->put({mug_id, "Mug", 1999, 10});
+    catalog_->put({shirt_id, "Shirt", 2500, 3});
+    catalog_->put({pen_id, "Pen", 105, 100});
+    CartConfig cart_config;
+    cart_config.common = config;
+    register_cart_service(*app_, cart_config, catalog_);
+
+    alice_ = new_object_id();
+    bob_ = new_object_id();
+    alice_token_ = signer_->sign(alice_, "customer");
+    bob_token_ = signer_->sign(bob_, "customer");
+    admin_token_ = signer_->sign(new_object_id(), "admin");
+  }
+
+  void TearDown() override {
+    app_.reset();
+    std::error_code ignored;
+    for (const char* extra : {"", "-wal", "-shm"})
+      std::filesystem::remove(db_file_.string() + extra, ignored);
+  }
+
+  Reply call(http::Method method, const std::string& target, const http::Headers& headers,
+             const std::string& body = "", const std::string& content_type = "application/json") {
+    http::Request request;
+    request.method = method;
+    request.method_text = std::string(http::method_name(method));
+    request.target = target;
+    const auto q = target.find('?');
+    request.path = target.substr(0, q);
+    request.query_string = q == std::string::npos ? "" : target.substr(q + 1);
+    request.headers = headers;
+    if (!body.empty()) {
+      request.headers.emplace_back("Content-Type", content_type);
+      request.body = body;
+    }
+    request.peer_address = "127.0.0.1";
+    Reply reply;
+    reply.raw = app_->handle(request);
+    reply.status = reply.raw.status;
+    reply.content_type = reply.raw.content_type;
+    if (!reply.raw.body.empty()) reply.body = Json::parse(reply.raw.body);
+    return reply;
+  }
+
+  static http::Headers bearer(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+  static http::Headers internal() { return {{"X-Internal-Token", kInternalToken}}; }
+
+  Reply add(const std::string& user, const std::string& token, const std::string& body) {
+    return call(http::Method::Post, "/api/cart/" + user + "/add", bearer(token), body);
+  }
+  Reply add_product(const std::string& product, int quantity) {
+    return add(alice_, alice_token_,
+               R"({"productId":")" + product + R"(","quantity":)" + std::to_string(quantity) + "}");
+  }
+  Reply get(const std::string& user, const http::Headers& headers) {
+    return call(http::Method::Get, "/api/cart/" + user, headers);
+  }
+
+  std::filesystem::path db_file_;
+  std::unique_ptr<auth::JwtSigner> signer_;
+  std::unique_ptr<App> app_;
+  std::shared_ptr<testing::FakeCatalog> catalog_;
+  std::string alice_, bob_, alice_token_, bob_token_, admin_token_;
+};
+
+TEST_F(CartHttpTest, AddCreatesTheCartWithASnapshot) {
+  const Reply r =
+      add(alice_, alice_token_,
+          R"({"productId":")" + mug_id + R"(","quantity":2,"price":0.01,"_id":"x","userId":"y"})");
+  ASSERT_EQ(r.status, 201) << r.raw.body;
+  EXPECT_TRUE(is_object_id(r.body["_id"].get<std::string>()));
+  EXPECT_EQ(r.body["userId"], alice_);
+  EXPECT_EQ(r.body["__v"], 0);
+  EXPECT_TRUE(r.body["updatedAt"].is_string());
+  ASSERT_EQ(r.body["items"].size(), 1U);
+  const Json& item = r.body["items"][0];
+  EXPECT_EQ(item["productId"], mug_id);
+  EXPECT_EQ(item["quantity"], 2);
+  EXPECT_EQ(item["name"], "Mug");
+  EXPECT_EQ(item["price"], 19.99);  // the catalog's price, never the body's
+  EXPECT_EQ(item["available"], true);
+  EXPECT_EQ(r.body["subtotal"], 39.98);
+  EXPECT_EQ(r.body["stale"], false);
+  EXPECT_EQ(r.header("X-Request-ID").empty(), false);
+  EXPECT_EQ(catalog_->last_request_id(), r.header("X-Request-ID"));
+
+  const Reply again = add_product(mug_id, 3);
+  ASSERT_EQ(again.status, 201);
+  EXPECT_EQ(again.body["items"][0]["quantity"], 5);
+  EXPECT_EQ(again.body["__v"], 1);
+  EXPECT_EQ(again.body["_id"], r.body["_id"]);
+  // The only line is the product just looked up: no second catalog call.
+  EXPECT_EQ(catalog_->find_many_calls(), 0);
+}
+
+TEST_F(CartHttpTest, WriteResponsesArePricedLikeReads) {
+  ASSERT_EQ(add_product(mug_id, 1).status, 201);
+  ASSERT_EQ(add_product(shirt_id, 1).status, 201);
+  // The add asked only for the other lines: the added product was just looked up.
+  EXPECT_EQ(catalog_->last_ids(), std::vector<std::string>{mug_id});
+  catalog_->erase(shirt_id);
+  catalog_->put({mug_id, "Mug", 2000, 10});
+
+  Reply r = call(http::Method::Put, "/api/cart/" + alice_ + "/update/" + mug_id,
+                 bearer(alice_token_), R"({"quantity":3})");
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(r.body["items"][0]["price"], 20);
+  EXPECT_EQ(r.body["items"][1]["available"], false);
+  EXPECT_EQ(r.body["subtotal"], 60);
+  EXPECT_EQ(r.body["stale"], false);
+
+  const Reply added = add_product(pen_id, 1);
+  ASSERT_EQ(added.status, 201);
+  EXPECT_EQ(catalog_->last_ids(), (std::vector<std::string>{mug_id, shirt_id}));
+  EXPECT_EQ(added.body["items"][1]["available"], false);
+  EXPECT_EQ(added.body["items"][2]["available"], true);
+  EXPECT_EQ(added.body["subtotal"], 61.05);
+
+  catalog_->set_unavailable(true);
+  r = call(http::Method::Delete, "/api/cart/" + alice_ + "/remove/" + pen_id, bearer(alice_token_));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["stale"], true);
+  EXPECT_EQ(r.body["items"].size(), 2U);
+  EXPECT_EQ(r.body["items"][0]["price"], 19.99);  // stored: the snapshot of the last add
+}
+
+TEST_F(CartHttpTest, QuantityDefaultsToOneAndMustBeAnInteger) {
+  Reply r = add(alice_, alice_token_, R"({"productId":")" + mug_id + R"("})");
+  ASSERT_EQ(r.status, 201) << r.raw.body;
+  EXPECT_EQ(r.body["items"][0]["quantity"], 1);
+  r = add(alice_, alice_token_, R"({"productId":")" + mug_id + R"(","quantity":2.0})");
+  ASSERT_EQ(r.status, 201) << r.raw.body;
+  EXPECT_EQ(r.body["items"][0]["quantity"], 3);
+  for (const char* bad : {R"("2")", "2.5", "0", "-1", "1001", "true", "[1]"}) {
+    r = add(alice_, alice_token_, R"({"productId":")" + mug_id + R"(","quantity":)" + bad + "}");
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.error_fields(), std::set<std::string>{"quantity"}) << bad;
+  }
+}
+
+TEST_F(CartHttpTest, ProductIdIsValidatedThenLookedUp) {
+  Reply r = add(alice_, alice_token_, R"({"quantity":1})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_fields(), std::set<std::string>{"productId"});
+  for (const char* bad : {R"("abc")", "12", R"("AAAAAAAAAAAAAAAAAAAAAAAA")", "null"}) {
+    r = add(alice_, alice_token_, std::string(R"({"productId":)") + bad + "}");
+    EXPECT_EQ(r.status, 400) << bad;
+  }
+  r = add(alice_, alice_token_, R"({"productId":5,"quantity":"x"})");
+  EXPECT_EQ(r.error_fields(), (std::set<std::string>{"productId", "quantity"}));
+  EXPECT_EQ(catalog_->find_calls(), 0);
+
+  r = add(alice_, alice_token_, R"({"productId":"dddddddddddddddddddddddd"})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["detail"], "Product not found");
+  EXPECT_EQ(r.body["msg"], "Product not found");
+  EXPECT_EQ(get(alice_, bearer(alice_token_)).status, 404);  // nothing was created
+}
+
+TEST_F(CartHttpTest, BodyChecksComeBeforeAuthentication) {
+  Reply r = call(http::Method::Post, "/api/cart/" + alice_ + "/add", {}, "not json", "text/plain");
+  EXPECT_EQ(r.status, 415);
+  r = call(http::Method::Post, "/api/cart/" + alice_ + "/add", {}, "{broken");
+  EXPECT_EQ(r.status, 400);
+  r = call(http::Method::Post, "/api/cart/" + alice_ + "/add", {},
+           R"({"productId":")" + mug_id + "\"}");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.content_type.rfind("application/problem+json", 0), 0U);
+}
+
+TEST_F(CartHttpTest, OnlyTheOwnerOrAnAdminMayUseACart) {
+  ASSERT_EQ(add_product(mug_id, 1).status, 201);
+  const std::string body = R"({"productId":")" + shirt_id + "\"}";
+  EXPECT_EQ(add(alice_, bob_token_, body).status, 403);
+  EXPECT_EQ(get(alice_, bearer(bob_token_)).status, 403);
+  EXPECT_EQ(
+      call(http::Method::Delete, "/api/cart/" + alice_ + "/remove/" + mug_id, bearer(bob_token_))
+          .status,
+      403);
+  EXPECT_EQ(call(http::Method::Put, "/api/cart/" + alice_ + "/update/" + mug_id, bearer(bob_token_),
+                 R"({"quantity":3})")
+                .status,
+            403);
+  EXPECT_EQ(call(http::Method::Delete, "/api/cart/" + alice_, bearer(bob_token_)).status, 403);
+  EXPECT_EQ(get(alice_, bearer(alice_token_)).body["items"].size(), 1U);  // untouched
+
+  // An admin may.
+  const Reply by_admin = add(alice_, admin_token_, body);
+  ASSERT_EQ(by_admin.status, 201);
+  EXPECT_EQ(by_admin.body["items"].size(), 2U);
+  EXPECT_EQ(get(alice_, bearer(admin_token_)).status, 200);
+  // No token, a bad token.
+  EXPECT_EQ(get(alice_, {}).status, 401);
+  EXPECT_EQ(get(alice_, bearer("not-a-token")).status, 401);
+}
+
+TEST_F(CartHttpTest, OwnershipIsCheckedOnTheRawPathBeforeItsShape) {
+  // A customer asking for a malformed id is refused (403), never told whether it exists.
+  EXPECT_EQ(get("not-an-id", bearer(alice_token_)).status, 403);
+  EXPECT_EQ(add("not-an-id", alice_token_, R"({"productId":")" + mug_id + "\"}").status, 403);
+  EXPECT_EQ(get(alice_ + "%20", bearer(alice_token_)).status, 403);
+  // An admin (or internal caller) gets the 404 a malformed id deserves.
+  Reply r = get("not-an-id", bearer(admin_token_));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["detail"], "Cart not found");
+  EXPECT_EQ(get("NOT-AN-ID", internal()).status, 404);
+  EXPECT_EQ(add("xyz", admin_token_, R"({"productId":")" + mug_id + "\"}").status, 404);
+  EXPECT_EQ(call(http::Method::Delete, "/api/cart/xyz", internal()).status, 404);
+}
+
+TEST_F(CartHttpTest, InternalCallersMayReadAndClearButNotWrite) {
+  ASSERT_EQ(add_product(mug_id, 1).status, 201);
+  EXPECT_EQ(get(alice_, internal()).status, 200);
+  EXPECT_EQ(add(alice_, "", "{}").status, 401);
+  EXPECT_EQ(call(http::Method::Post, "/api/cart/" + alice_ + "/add", internal(),
+                 R"({"productId":")" + mug_id + "\"}")
+                .status,
+            401);
+  EXPECT_EQ(call(http::Method::Delete, "/api/cart/" + alice_, internal()).status, 204);
+  EXPECT_EQ(get(alice_, internal()).status, 404);
+  EXPECT_EQ(get(alice_, {{"X-Internal-Token", "wrong-token-0123456789"}}).status, 401);
+}
+
+TEST_F(CartHttpTest, GetPricesEveryLineWithOneCatalogCall) {
+  ASSERT_EQ(add_product(mug_id, 2).status, 201);
+  ASSERT_EQ(add_product(shirt_id, 1).status, 201);
+  ASSERT_EQ(add_product(pen_id, 3).status, 201);
+  catalog_->put({mug_id, "Mug XL", 2199, 10});  // repriced
+  catalog_->put({shirt_id, "Shirt", 2500, 0});  // sold out
+  catalog_->erase(pen_id);                      // deleted
+
+  const int calls_before = catalog_->find_many_calls();
+  const Reply r = get(alice_, bearer(alice_token_));
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(catalog_->find_many_calls(), calls_before + 1);
+  EXPECT_EQ(catalog_->last_ids(), (std::vector<std::string>{mug_id, shirt_id, pen_id}));
+  EXPECT_EQ(r.body["stale"], false);
+  const Json& items = r.body["items"];
+  ASSERT_EQ(items.size(), 3U);
+  EXPECT_EQ(items[0]["name"], "Mug XL");
+  EXPECT_EQ(items[0]["price"], 21.99);
+  EXPECT_EQ(items[0]["available"], true);
+  EXPECT_EQ(items[1]["price"], 25);
+  EXPECT_EQ(items[1]["available"], false);
+  EXPECT_EQ(items[2]["name"], "Pen");
+  EXPECT_EQ(items[2]["price"], 1.05);
+  EXPECT_EQ(items[2]["available"], false);
+  EXPECT_EQ(r.body["subtotal"], 43.98);  // only the available Mug line
+  EXPECT_EQ(r.body["__v"], 2);
+}
+
+TEST_F(CartHttpTest, WithProductServiceDownGetIsStaleAndAddIs503) {
+  ASSERT_EQ(add_product(mug_id, 2).status, 201);
+  ASSERT_EQ(add_product(pen_id, 1).status, 201);
+  catalog_->put({mug_id, "Mug", 2999, 10});
+  catalog_->set_unavailable(true);
+
+  const Reply r = get(alice_, bearer(alice_token_));
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(r.body["stale"], true);
+  EXPECT_EQ(r.body["items"][0]["price"], 19.99);  // the stored price
+  EXPECT_EQ(r.body["items"][0]["available"], true);
+  EXPECT_EQ(r.body["subtotal"], 41.03);
+
+  const Reply refused = add_product(shirt_id, 1);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.content_type.rfind("application/problem+json", 0), 0U);
+  EXPECT_EQ(refused.body["detail"], "product-service is unavailable");
+  EXPECT_FALSE(refused.header("Retry-After").empty());
+  // Lines can still be updated and removed: the answer is stale.
+  const Reply updated = call(http::Method::Put, "/api/cart/" + alice_ + "/update/" + pen_id,
+                             bearer(alice_token_), R"({"quantity":4})");
+  EXPECT_EQ(updated.status, 200);
+  EXPECT_EQ(updated.body["stale"], true);
+  EXPECT_EQ(updated.body["items"][1]["quantity"], 4);
+
+  catalog_->set_unavailable(false);
+  const Reply back = get(alice_, bearer(alice_token_));
+  EXPECT_EQ(back.body["stale"], false);
+  EXPECT_EQ(back.body["items"][0]["price"], 29.99);
+  EXPECT_EQ(back.body["items"].size(), 2U);
+}
+
+TEST_F(CartHttpTest, LineCapAndLineLimit) {
+  ASSERT_EQ(add_product(mug_id, 999).status, 201);
+  Reply r = add_product(mug_id, 2);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_fields(), std::set<std::string>{"quantity"});
+  EXPECT_EQ(add_product(mug_id, 1).status, 201);
+
+  for (int i = 1; i < 100; ++i) {
+    char id[25];
+    std::snprintf(id, sizeof id, "%024x", i);
+    catalog_->put({id, "P", 100, 1});
+    ASSERT_EQ(add_product(id, 1).status, 201) << i;
+  }
+  r = add_product(shirt_id, 1);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body["code"], "cart_full");
+  EXPECT_EQ(get(alice_, bearer(alice_token_)).body["items"].size(), 100U);
+}
+
+TEST_F(CartHttpTest, RemoveLine) {
+  EXPECT_EQ(
+      call(http::Method::Delete, "/api/cart/" + alice_ + "/remove/" + mug_id, bearer(alice_token_))
+          .body["detail"],
+      "Cart not found");
+  ASSERT_EQ(add_product(mug_id, 1).status, 201);
+  ASSERT_EQ(add_product(shirt_id, 1).status, 201);
+  Reply r =
+      call(http::Method::Delete, "/api/cart/" + alice_ + "/remove/" + mug_id, bearer(alice_token_));
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  ASSERT_EQ(r.body["items"].size(), 1U);
+  EXPECT_EQ(r.body["items"][0]["productId"], shirt_id);
+  EXPECT_EQ(r.body["subtotal"], 25);
+  EXPECT_EQ(r.body["__v"], 2);
+  // Removing again changes nothing.
+  r = call(http::Method::Delete, "/api/cart/" + alice_ + "/remove/" + mug_id, bearer(alice_token_));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["__v"], 2);
+  // A malformed product id names no line.
+  EXPECT_EQ(call(http::Method::Delete, "/api/cart/" + alice_ + "/remove/xyz", bearer(alice_token_))
+                .status,
+            404);
+}
+
+TEST_F(CartHttpTest, UpdateLine) {
+  const std::string path = "/api/cart/" + alice_ + "/update/";
+  Reply r = call(http::Method::Put, path + mug_id, bearer(alice_token_), R"({"quantity":2})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["detail"], "Cart not found");
+  ASSERT_EQ(add_product(mug_id, 1).status, 201);
+  ASSERT_EQ(add_product(pen_id, 1).status, 201);
+
+  r = call(http::Method::Put, path + mug_id, bearer(alice_token_), R"({"quantity":7})");
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(r.body["items"][0]["quantity"], 7);
+  EXPECT_EQ(r.body["subtotal"], 140.98);
+
+  for (const char* bad : {"{}", R"({"quantity":-1})", R"({"quantity":1001})", R"({"quantity":"3"})",
+                          R"({"quantity":1.5})"}) {
+    r = call(http::Method::Put, path + mug_id, bearer(alice_token_), bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.error_fields(), std::set<std::string>{"quantity"}) << bad;
+  }
+  // 404 (no such line) comes before 400 (a bad body).
+  r = call(http::Method::Put, path + shirt_id, bearer(alice_token_), R"({"quantity":"x"})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["detail"], "Item not found in cart");
+  r = call(http::Method::Put, path + shirt_id, bearer(alice_token_), R"({"quantity":3})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(call(http::Method::Put, path + "xyz", bearer(alice_token_), R"({"quantity":3})").status,
+            404);
+
+  r = call(http::Method::Put, path + mug_id, bearer(alice_token_), R"({"quantity":0})");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.body["items"].size(), 1U);
+  EXPECT_EQ(r.body["items"][0]["productId"], pen_id);
+}
+
+TEST_F(CartHttpTest, DeleteCart) {
+  EXPECT_EQ(call(http::Method::Delete, "/api/cart/" + alice_, bearer(alice_token_)).status, 204);
+  ASSERT_EQ(add_product(mug_id, 1).status, 201);
+  const Reply r = call(http::Method::Delete, "/api/cart/" + alice_, bearer(alice_token_));
+  EXPECT_EQ(r.status, 204);
+  EXPECT_TRUE(r.raw.body.empty());
+  const Reply gone = get(alice_, bearer(alice_token_));
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(gone.body["detail"], "Cart not found");
+  EXPECT_EQ(add_product(pen_id, 1).body["items"].size(), 1U);
+}
+
+TEST_F(CartHttpTest, UnknownMethodsAndPaths) {
+  EXPECT_EQ(call(http::Method::Patch, "/api/cart/" + alice_, bearer(alice_token_)).status, 405);
+  EXPECT_EQ(call(http::Method::Get, "/api/cart/" + alice_ + "/add", bearer(alice_token_)).status,
+            405);
+  EXPECT_EQ(call(http::Method::Get, "/api/carts/" + alice_, bearer(alice_token_)).status, 404);
+}
+
+}  // namespace
+}  // namespace emporium::cart
