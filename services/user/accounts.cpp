@@ -197,6 +197,7 @@ TokenPair Accounts::refresh(std::string_view refresh_token) {
   struct Outcome {
     domain::RefreshAction action = domain::RefreshAction::Reject;
     std::string refresh_raw;
+    std::string access;  // the pair's access token
     std::string user_id;
     std::string role;
     std::string family_id;
@@ -220,11 +221,14 @@ TokenPair Accounts::refresh(std::string_view refresh_token) {
     out.user_id = user->id;
     out.role = user->role;
     if (out.action == domain::RefreshAction::Replay) {
+      // The same pair again, once (DESIGN §6).
       out.refresh_raw = *token->successor_token;
+      out.access = token->successor_access.value_or(signer_.sign(user->id, user->role));
       store::clear_successor_token(tx, hash);
       return out;
     }
-    if (!store::mark_refresh_token_used(tx, hash, now, successor.hash, successor.raw)) {
+    out.access = signer_.sign(user->id, user->role);
+    if (!store::mark_refresh_token_used(tx, hash, now, successor.hash, successor.raw, out.access)) {
       out.action = domain::RefreshAction::Reject;  // cannot happen in a serialized transaction
       return out;
     }
@@ -243,7 +247,7 @@ TokenPair Accounts::refresh(std::string_view refresh_token) {
   switch (outcome.action) {
     case domain::RefreshAction::Rotate:
     case domain::RefreshAction::Replay:
-      return {signer_.sign(outcome.user_id, outcome.role), outcome.refresh_raw};
+      return {outcome.access, outcome.refresh_raw};
     case domain::RefreshAction::Reuse:
       if (log_)
         log_->warn("refresh token reused; family revoked", {{"familyId", outcome.family_id}});

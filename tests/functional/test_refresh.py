@@ -32,7 +32,7 @@ def test_retry_within_the_grace_window_gets_the_same_pair(client, user):
     assert retry.status_code == 200, f"a retry within the grace window must succeed: {retry.text}"
     a, b = body(first), body(retry)
     assert b["refreshToken"] == a["refreshToken"], "the retry must get the same new refresh token"
-    # The access token may be minted again; it must be a valid one for the same user.
+    assert b["token"] == a["token"], "the retry must get the same access token (the same pair)"
     me = client.get("/api/users/me", token=b["token"])
     assert me.status_code == 200 and body(me)["_id"] == user["user"]["_id"]
     # The family is intact: the new refresh token still rotates.

@@ -29,6 +29,7 @@ struct RefreshToken {
   std::optional<std::int64_t> used_at_ms;
   std::optional<std::string> replaced_by;      // hash of the successor
   std::optional<std::string> successor_token;  // raw successor, kept for the retry grace only
+  std::optional<std::string> successor_access;  // the access token issued with it, likewise
   std::optional<std::int64_t> revoked_at_ms;
 };
 

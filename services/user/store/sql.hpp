@@ -77,7 +77,7 @@ UPDATE guards SET counter = counter + 1 WHERE name = 'admins')";
 
 inline constexpr std::string_view kSelectRefreshToken = R"(
 SELECT token_hash, family_id, user_id, issued_at, expires_at, used_at, replaced_by,
-       successor_token, revoked_at
+       successor_token, revoked_at, successor_access
 FROM refresh_tokens WHERE token_hash = $1)";
 
 inline constexpr std::string_view kInsertRefreshToken = R"(
@@ -85,23 +85,24 @@ INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_a
 VALUES ($1, $2, $3, $4, $5))";
 
 inline constexpr std::string_view kMarkRefreshTokenUsed = R"(
-UPDATE refresh_tokens SET used_at = $2, replaced_by = $3, successor_token = $4
+UPDATE refresh_tokens SET used_at = $2, replaced_by = $3, successor_token = $4,
+       successor_access = $5
 WHERE token_hash = $1 AND used_at IS NULL)";
 
 inline constexpr std::string_view kClearSuccessorToken = R"(
-UPDATE refresh_tokens SET successor_token = NULL WHERE token_hash = $1)";
+UPDATE refresh_tokens SET successor_token = NULL, successor_access = NULL WHERE token_hash = $1)";
 
 // Once the successor is itself presented, its predecessor's grace copy is no longer needed.
 inline constexpr std::string_view kClearPredecessorSuccessor = R"(
-UPDATE refresh_tokens SET successor_token = NULL
+UPDATE refresh_tokens SET successor_token = NULL, successor_access = NULL
 WHERE replaced_by = $1 AND successor_token IS NOT NULL)";
 
 inline constexpr std::string_view kRevokeFamily = R"(
-UPDATE refresh_tokens SET revoked_at = $2, successor_token = NULL
+UPDATE refresh_tokens SET revoked_at = $2, successor_token = NULL, successor_access = NULL
 WHERE family_id = $1 AND revoked_at IS NULL)";
 
 inline constexpr std::string_view kRevokeUserTokens = R"(
-UPDATE refresh_tokens SET revoked_at = $2, successor_token = NULL
+UPDATE refresh_tokens SET revoked_at = $2, successor_token = NULL, successor_access = NULL
 WHERE user_id = $1 AND revoked_at IS NULL)";
 
 inline constexpr std::string_view kDeleteExpiredRefreshTokens = R"(

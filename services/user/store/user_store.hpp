@@ -49,7 +49,8 @@ std::optional<domain::RefreshToken> find_refresh_token(db::Tx& tx, std::string_v
 void insert_refresh_token(db::Tx& tx, const domain::RefreshToken& token);
 // False when the token was used meanwhile.
 bool mark_refresh_token_used(db::Tx& tx, std::string_view token_hash, std::int64_t used_at_ms,
-                             std::string_view successor_hash, std::string_view successor_raw);
+                             std::string_view successor_hash, std::string_view successor_raw,
+                             std::string_view successor_access);
 void clear_successor_token(db::Tx& tx, std::string_view token_hash);
 void clear_predecessor_successor(db::Tx& tx, std::string_view successor_hash);
 std::int64_t revoke_family(db::Tx& tx, std::string_view family_id, std::int64_t now_ms);

@@ -213,6 +213,7 @@ TEST_P(AccountsTest, ARetryWithinGraceGetsTheSameSuccessorOnce) {
   clock_.advance_s(5);
   const TokenPair retry = accounts_->refresh(s.tokens.refresh_token);
   EXPECT_EQ(retry.refresh_token, first.refresh_token);
+  EXPECT_EQ(retry.access_token, first.access_token);  // the same pair, not a re-minted token
   EXPECT_TRUE(verifier_->verify(retry.access_token));
   // Only once: a second retry is reuse and revokes the family.
   expect_http_error([&] { accounts_->refresh(s.tokens.refresh_token); }, 401);

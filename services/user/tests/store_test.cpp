@@ -210,10 +210,10 @@ TEST_P(StoreTest, RefreshTokenLifecycle) {
   EXPECT_FALSE(found->revoked_at_ms);
 
   EXPECT_TRUE(db().with_tx(TxKind::Write, [&](db::Tx& tx) {
-    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 10, "hash-2", "raw-2");
+    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 10, "hash-2", "raw-2", "access-2");
   }));
   EXPECT_FALSE(db().with_tx(TxKind::Write, [&](db::Tx& tx) {
-    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 11, "hash-3", "raw-3");
+    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 11, "hash-3", "raw-3", "access-3");
   }));
   found = find("hash-1");
   EXPECT_EQ(found->used_at_ms, kT0 + 10);
