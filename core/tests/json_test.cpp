@@ -65,43 +65,9 @@ TEST(Json, IntegersAcceptWholeFloatsAndRefuseStrings) {
   EXPECT_EQ(errors.list()[2].message, "must be at most 5");
 }
 
-TEST(Json, MoneyKeepsCentsExactForEveryPriceUpToAThousand) {
-  for (int cents = 0; cents <= 100000; ++cents) {
-    std::string text = "{\"p\":" + std::to_string(cents / 100) + "." +
-                       (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100) + "}";
-    FieldErrors errors;
-    auto minor = read_money(parse_json(text), "p", errors, 0, 9999999999);
-    ASSERT_TRUE(minor) << text;
-    ASSERT_EQ(*minor, cents) << text;
-    ASSERT_EQ(parse_json(dump_json(money_json(cents))).get<double>(), parse_json(text)["p"].get<double>()) << text;
-  }
-}
-
 TEST(Json, NumberBeyondDoubleRangeIs400) {
   EXPECT_EQ(status_of(R"({"price":1e400})"), 400);
   EXPECT_EQ(status_of(R"({"a":[-1e999]})"), 400);
-}
-
-TEST(Json, MoneyRefusesThreeDecimalsAtEveryMagnitude) {
-  for (const char* text : {"12345.678", "5000.001", "4999.999", "99999999.994", "250000.5001", "1.005"}) {
-    FieldErrors errors;
-    auto body = parse_json(std::string("{\"p\":") + text + "}");
-    EXPECT_EQ(read_money(body, "p", errors, 0, 9999999999), std::nullopt) << text;
-  }
-  FieldErrors errors;
-  EXPECT_EQ(read_money(parse_json(R"({"p":99999999.99})"), "p", errors, 0, 9999999999), 9999999999);
-  EXPECT_EQ(read_money(parse_json(R"({"p":1e2})"), "p", errors, 0, 9999999999), 10000);
-}
-
-TEST(Json, MoneyRefusesThreeDecimalsAndStrings) {
-  FieldErrors errors;
-  auto body = parse_json(R"({"a":19.999,"b":"19.99","c":-1})");
-  EXPECT_EQ(read_money(body, "a", errors, 0, 100000), std::nullopt);
-  EXPECT_EQ(read_money(body, "b", errors, 0, 100000), std::nullopt);
-  EXPECT_EQ(read_money(body, "c", errors, 0, 100000), std::nullopt);
-  EXPECT_EQ(errors.list().size(), 3u);
-  EXPECT_EQ(dump_json(money_json(1999)), "19.99");
-  EXPECT_EQ(dump_json(money_json(2000)), "20");
 }
 
 TEST(Json, StringsCheckTypeAndLength) {

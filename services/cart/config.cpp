@@ -12,7 +12,7 @@ CartConfig CartConfig::from_env(const Env& env) {
   config.common = ServiceConfig::from_env(env, "shopping-cart-service", 5002);
   config.products = http::upstream_from_env(env, "PRODUCT_SERVICE", config.common.internal_token,
                                             kDefaultProductServiceUrl);
-  const auto currency = domain::currency_from_code(env.string("CURRENCY", "usd"));
+  const auto currency = currency_from_code(env.string("CURRENCY", "usd"));
   if (!currency) {
     throw ConfigError("CURRENCY: must be an ISO 4217 code with 0 or 2 decimals, such as usd");
   }

@@ -3,11 +3,10 @@
 // ConfigError naming the variable.
 #pragma once
 
-#include "domain/money.hpp"
-
 #include <emporium/app/app.hpp>
 #include <emporium/config/env.hpp>
 #include <emporium/http/client.hpp>
+#include <emporium/money/currency.hpp>
 
 #include <string>
 
@@ -20,7 +19,7 @@ struct CartConfig {
   http::UpstreamConfig products;
   // CURRENCY: the store's one currency, ISO 4217 (default usd), the same as product-service's.
   // Prices are integer minor units of it.
-  domain::Currency currency;
+  Currency currency;
 
   static CartConfig from_env(const Env& env);
 };

@@ -5,13 +5,13 @@
 // generator come in through the constructor so tests control them.
 #pragma once
 
-#include "domain/currency.hpp"
 #include "domain/list_query.hpp"
 #include "domain/product.hpp"
 #include "domain/stock.hpp"
 #include "store/product_store.hpp"
 
 #include <emporium/db/database.hpp>
+#include <emporium/money/currency.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -23,7 +23,7 @@
 namespace emporium::product {
 
 struct CatalogOptions {
-  domain::Currency currency;
+  Currency currency;
   std::int64_t reservation_ttl_ms = 2'700'000;  // 45 min
   std::int64_t sweep_batch = 100;               // expired reservations released per query
   std::int64_t sweep_max_batches = 20;          // per sweep, so one tick stays short
@@ -38,7 +38,7 @@ class Catalog {
 
   Catalog(db::Database& db, CatalogOptions options, Clock clock = {}, IdGenerator ids = {});
 
-  const domain::Currency& currency() const { return options_.currency; }
+  const Currency& currency() const { return options_.currency; }
 
   // ---- products
   // `fields` as validated for Mode::Create.

@@ -6,7 +6,7 @@ ProductConfig ProductConfig::from_env(const Env& env) {
   ProductConfig config;
   config.common = ServiceConfig::from_env(env, "product-service", 5001);
   const std::string code = env.string("CURRENCY", "usd");
-  const auto currency = domain::currency_from_code(code);
+  const auto currency = currency_from_code(code);
   if (!currency) {
     throw ConfigError("CURRENCY: '" + code +
                       "' is not a supported ISO 4217 code (three letters, at most two decimals)");

@@ -3,10 +3,9 @@
 // variable.
 #pragma once
 
-#include "domain/currency.hpp"
-
 #include <emporium/app/app.hpp>
 #include <emporium/config/env.hpp>
+#include <emporium/money/currency.hpp>
 
 #include <cstdint>
 
@@ -14,7 +13,7 @@ namespace emporium::product {
 
 struct ProductConfig {
   ServiceConfig common;
-  domain::Currency currency;              // CURRENCY, default usd
+  Currency currency;                      // CURRENCY, default usd
   std::int64_t reservation_ttl_s = 2700;  // RESERVATION_TTL: 45 min, longer than ORDER_TTL
   int reservation_sweep_ms = 5000;        // RESERVATION_SWEEP_MS
 

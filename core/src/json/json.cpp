@@ -111,41 +111,4 @@ std::optional<std::int64_t> read_integer(const Json& body, const char* field, Fi
   return value;
 }
 
-std::optional<std::int64_t> read_money(const Json& body, const char* field, FieldErrors& errors,
-                                       std::int64_t min_minor, std::int64_t max_minor) {
-  if (!body.is_object()) return std::nullopt;
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number()) {
-    errors.add(field, "must be a number");
-    return std::nullopt;
-  }
-  double d = it->get<double>();
-  if (!std::isfinite(d) || std::fabs(d) > 1e13) {
-    errors.add(field, "is out of range");
-    return std::nullopt;
-  }
-  // llround(x*100), then the exact check that the text had at most two decimals: a JSON parser
-  // yields the double nearest to the decimal text, so x had two decimals exactly when x is the
-  // double nearest to minor/100. (Casting x*100 truncates 19.99 to 1998; a tolerance on the
-  // difference grows with the amount and let 12345.678 through.)
-  std::int64_t minor = std::llround(d * 100.0);
-  if (static_cast<double>(minor) / 100.0 != d) {
-    errors.add(field, "must have at most two decimals");
-    return std::nullopt;
-  }
-  if (minor < min_minor || minor > max_minor) {
-    errors.add(field, "must be between " + dump_json(money_json(min_minor)) + " and " +
-                          dump_json(money_json(max_minor)));
-    return std::nullopt;
-  }
-  return minor;
-}
-
-Json money_json(std::int64_t minor) {
-  if (minor % 100 == 0) return Json(minor / 100);
-  // Shortest round-trip double printing gives 19.99, not 19.989999…
-  return Json(static_cast<double>(minor) / 100.0);
-}
-
 }  // namespace emporium

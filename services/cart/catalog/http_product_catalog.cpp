@@ -20,8 +20,7 @@ HttpError unavailable() {
 
 }  // namespace
 
-std::optional<domain::Product> product_from_json(const Json& document,
-                                                 const domain::Currency& currency) {
+std::optional<domain::Product> product_from_json(const Json& document, const Currency& currency) {
   if (!document.is_object()) return std::nullopt;
   if (const auto it = document.find("currency");
       it != document.end() &&
@@ -37,7 +36,7 @@ std::optional<domain::Product> product_from_json(const Json& document,
                    std::numeric_limits<std::int64_t>::max());
   const auto price_it = document.find("price");
   const auto price =
-      price_it == document.end() ? std::nullopt : domain::price_from_json(*price_it, currency);
+      price_it == document.end() ? std::nullopt : price_from_json(*price_it, currency);
   if (!errors.empty() || !id || !name || !price || !stock || !is_object_id(*id)) {
     return std::nullopt;
   }
@@ -47,7 +46,7 @@ std::optional<domain::Product> product_from_json(const Json& document,
 }
 
 std::optional<std::vector<domain::Product>> products_from_json(const Json& documents,
-                                                               const domain::Currency& currency) {
+                                                               const Currency& currency) {
   if (!documents.is_array()) return std::nullopt;
   std::vector<domain::Product> products;
   products.reserve(documents.size());
@@ -59,7 +58,7 @@ std::optional<std::vector<domain::Product>> products_from_json(const Json& docum
   return products;
 }
 
-HttpProductCatalog::HttpProductCatalog(http::HttpClient client, domain::Currency currency,
+HttpProductCatalog::HttpProductCatalog(http::HttpClient client, Currency currency,
                                        const obs::Logger* log)
     : client_(std::move(client)), currency_(std::move(currency)), log_(log) {}
 

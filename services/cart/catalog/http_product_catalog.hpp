@@ -9,10 +9,10 @@
 #pragma once
 
 #include "catalog/product_catalog.hpp"
-#include "domain/money.hpp"
 
 #include <emporium/http/client.hpp>
 #include <emporium/json/json.hpp>
+#include <emporium/money/currency.hpp>
 #include <emporium/obs/log.hpp>
 
 #include <optional>
@@ -24,7 +24,7 @@ namespace emporium::cart::catalog {
 class HttpProductCatalog final : public ProductCatalog {
  public:
   // Prices are read in `currency`, the store's. `log` may be null (tests).
-  HttpProductCatalog(http::HttpClient client, domain::Currency currency, const obs::Logger* log);
+  HttpProductCatalog(http::HttpClient client, Currency currency, const obs::Logger* log);
 
   std::optional<domain::Product> find(const std::string& product_id,
                                       const CallContext& context) override;
@@ -38,7 +38,7 @@ class HttpProductCatalog final : public ProductCatalog {
   void warn(const char* what, const Json& fields) const;
 
   http::HttpClient client_;
-  domain::Currency currency_;
+  Currency currency_;
   const obs::Logger* log_;
 };
 
@@ -46,10 +46,9 @@ class HttpProductCatalog final : public ProductCatalog {
 // needs (`_id` 24-hex, `name`, `price` in `currency`, integer `stock`) is missing or malformed, or
 // when the document names another `currency` (a deployment error: the cart cannot price it).
 // Exposed for tests.
-std::optional<domain::Product> product_from_json(const Json& document,
-                                                 const domain::Currency& currency);
+std::optional<domain::Product> product_from_json(const Json& document, const Currency& currency);
 // A listing (a JSON array of product documents); nullopt when it or any member is malformed.
 std::optional<std::vector<domain::Product>> products_from_json(const Json& documents,
-                                                               const domain::Currency& currency);
+                                                               const Currency& currency);
 
 }  // namespace emporium::cart::catalog

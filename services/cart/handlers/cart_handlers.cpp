@@ -49,7 +49,7 @@ const Json& object_body(const Request& request) {
   return body;
 }
 
-Response add(Carts& carts, const domain::Currency& currency, Request& request) {
+Response add(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Refused);
   const Json& body = object_body(request);
   FieldErrors errors;
@@ -68,19 +68,19 @@ Response add(Carts& carts, const domain::Currency& currency, Request& request) {
   return Response::json(201, dto::cart_json(cart, currency));
 }
 
-Response get(Carts& carts, const domain::Currency& currency, Request& request) {
+Response get(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Allowed);
   return Response::json(200, dto::cart_json(carts.get(user_id, context_of(request)), currency));
 }
 
-Response remove(Carts& carts, const domain::Currency& currency, Request& request) {
+Response remove(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Refused);
   const std::string product_id = line_product(request);
   return Response::json(
       200, dto::cart_json(carts.remove(user_id, product_id, context_of(request)), currency));
 }
 
-Response update(Carts& carts, const domain::Currency& currency, Request& request) {
+Response update(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Refused);
   const std::string product_id = line_product(request);
   const Json& body = object_body(request);
@@ -104,7 +104,7 @@ Response clear(Carts& carts, Request& request) {
 }  // namespace
 
 void register_cart_handlers(App& app, const std::shared_ptr<Carts>& carts,
-                            const domain::Currency& currency) {
+                            const Currency& currency) {
   using http::Access;
   using http::Method;
   app.route(Method::Post, "/api/cart/:userId/add",

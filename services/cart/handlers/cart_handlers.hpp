@@ -3,9 +3,9 @@
 #pragma once
 
 #include "carts.hpp"
-#include "domain/money.hpp"
 
 #include <emporium/app/app.hpp>
+#include <emporium/money/currency.hpp>
 
 #include <memory>
 
@@ -13,6 +13,6 @@ namespace emporium::cart {
 
 // Cart documents price in `currency`, the store's.
 void register_cart_handlers(App& app, const std::shared_ptr<Carts>& carts,
-                            const domain::Currency& currency);
+                            const Currency& currency);
 
 }  // namespace emporium::cart

@@ -4,14 +4,14 @@
 
 namespace emporium::cart::dto {
 
-Json cart_json(const domain::PricedCart& cart, const domain::Currency& currency) {
+Json cart_json(const domain::PricedCart& cart, const Currency& currency) {
   Json items = Json::array();
   for (const auto& line : cart.lines) {
     Json item = Json::object();
     item["productId"] = line.product_id;
     item["quantity"] = line.quantity;
     item["name"] = line.name;
-    item["price"] = domain::price_json(line.price, currency);
+    item["price"] = price_json(line.price, currency);
     item["available"] = line.available;
     items.push_back(std::move(item));
   }
@@ -19,7 +19,7 @@ Json cart_json(const domain::PricedCart& cart, const domain::Currency& currency)
   out["_id"] = cart.id;
   out["userId"] = cart.user_id;
   out["items"] = std::move(items);
-  out["subtotal"] = domain::price_json(cart.subtotal, currency);
+  out["subtotal"] = price_json(cart.subtotal, currency);
   out["updatedAt"] = iso8601(cart.updated_at_ms);
   out["__v"] = cart.version;
   out["stale"] = cart.stale;

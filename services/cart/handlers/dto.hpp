@@ -3,15 +3,15 @@
 #pragma once
 
 #include "domain/cart.hpp"
-#include "domain/money.hpp"
 
 #include <emporium/json/json.hpp>
+#include <emporium/money/currency.hpp>
 
 namespace emporium::cart::dto {
 
 // {"_id","userId","items":[{"productId","quantity","name","price","available"}],"subtotal",
 //  "updatedAt","__v","stale"}; `stale` is true when product-service could not be asked, so prices
 // are the stored ones and availability is unknown.
-Json cart_json(const domain::PricedCart& cart, const domain::Currency& currency);
+Json cart_json(const domain::PricedCart& cart, const Currency& currency);
 
 }  // namespace emporium::cart::dto

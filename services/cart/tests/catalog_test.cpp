@@ -16,7 +16,7 @@ namespace emporium::cart::catalog {
 namespace {
 
 const std::string mug_id = "0123456789abcdef01234567";
-const domain::Currency store_currency{"usd", 2};
+const Currency store_currency{"usd", 2};
 
 Json product_document() {
   return Json{{"_id", mug_id},  {"name", "Mug"},     {"description", "A mug"},
@@ -73,7 +73,7 @@ TEST(ProductFromJson, AnotherCurrencyCannotBePriced) {
 }
 
 TEST(ProductFromJson, ZeroDecimalCurrencies) {
-  const domain::Currency jpy{"jpy", 0};
+  const Currency jpy{"jpy", 0};
   Json doc = product_document();
   doc["currency"] = "jpy";
   doc["price"] = 1999;

@@ -1,7 +1,6 @@
-// The pure cart rules: subtotal in cents, pricing with availability and stale marking, and the
-// store currency's money rules.
+// The pure cart rules: subtotal in cents, pricing with availability and stale marking. (The store
+// currency's money rules are core's: core/tests/money_test.cpp.)
 #include "domain/cart.hpp"
-#include "domain/money.hpp"
 
 #include <gtest/gtest.h>
 
@@ -88,43 +87,6 @@ TEST(PriceCart, EmptyCart) {
   EXPECT_TRUE(priced.lines.empty());
   EXPECT_EQ(priced.subtotal, 0);
   EXPECT_FALSE(priced.stale);
-}
-
-}  // namespace
-}  // namespace emporium::cart::domain
-
-namespace emporium::cart::domain {
-namespace {
-
-TEST(Currency, ExponentsFromTheCode) {
-  EXPECT_EQ(currency_from_code("usd")->exponent, 2);
-  EXPECT_EQ(currency_from_code("EUR")->code, "eur");
-  EXPECT_EQ(currency_from_code("jpy")->exponent, 0);
-  EXPECT_FALSE(currency_from_code("kwd"));  // three decimals
-  EXPECT_FALSE(currency_from_code("us"));
-  EXPECT_FALSE(currency_from_code("u1d"));
-}
-
-TEST(Currency, PricesFromJsonAreExactMinorUnits) {
-  const Currency usd{"usd", 2};
-  EXPECT_EQ(price_from_json(Json(19.99), usd), 1999);
-  EXPECT_EQ(price_from_json(Json(0.29), usd), 29);
-  EXPECT_EQ(price_from_json(Json(20), usd), 2000);
-  EXPECT_EQ(price_from_json(Json(99999999.99), usd), 9'999'999'999);
-  EXPECT_FALSE(price_from_json(Json(100000000), usd));
-  EXPECT_FALSE(price_from_json(Json(1.999), usd));
-  EXPECT_FALSE(price_from_json(Json(-1), usd));
-  EXPECT_FALSE(price_from_json(Json("19.99"), usd));
-  // Every cent value 0.00 … 1000.00 round-trips (casting x*100 would not).
-  for (std::int64_t cents = 0; cents <= 100000; ++cents) {
-    const Json printed = Json::parse(dump_json(price_json(cents, usd)));
-    ASSERT_EQ(price_from_json(printed, usd), cents) << cents;
-  }
-  const Currency jpy{"jpy", 0};
-  EXPECT_EQ(price_from_json(Json(1999), jpy), 1999);
-  EXPECT_FALSE(price_from_json(Json(19.5), jpy));
-  EXPECT_EQ(price_json(1999, jpy), Json(1999));
-  EXPECT_EQ(price_json(1999, usd), Json(19.99));
 }
 
 }  // namespace

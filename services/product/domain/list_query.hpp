@@ -2,9 +2,8 @@
 // I/O: every bad value is a FieldError naming the parameter, all of them collected.
 #pragma once
 
-#include "domain/currency.hpp"
-
 #include <emporium/error/errors.hpp>
+#include <emporium/money/currency.hpp>
 
 #include <cstdint>
 #include <functional>

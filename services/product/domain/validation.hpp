@@ -3,11 +3,11 @@
 // `currency`) never read. Each check_* returns the client message, or nullopt when acceptable.
 #pragma once
 
-#include "domain/currency.hpp"
 #include "domain/product.hpp"
 
 #include <emporium/error/errors.hpp>
 #include <emporium/json/json.hpp>
+#include <emporium/money/currency.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -6,12 +6,12 @@
 
 namespace emporium::product::dto {
 
-Json product_json(const domain::Product& p, const domain::Currency& currency) {
+Json product_json(const domain::Product& p, const Currency& currency) {
   Json out = Json::object();
   out["_id"] = p.id;
   out["name"] = p.name;
   out["description"] = p.description;
-  out["price"] = domain::price_json(p.price_minor, currency);
+  out["price"] = price_json(p.price_minor, currency);
   out["currency"] = currency.code;
   out["category"] = p.category;
   out["stock"] = p.stock();
@@ -24,7 +24,7 @@ Json product_json(const domain::Product& p, const domain::Currency& currency) {
 }
 
 http::Response product_response(int status, const domain::Product& product,
-                                const domain::Currency& currency) {
+                                const Currency& currency) {
   http::Response response = http::Response::json(status, product_json(product, currency));
   response.set_header("ETag", domain::etag(product.id, product.version));
   return response;

@@ -3,12 +3,12 @@
 // the sellable `stock`, prices in major units of the store currency.
 #pragma once
 
-#include "domain/currency.hpp"
 #include "domain/product.hpp"
 #include "domain/stock.hpp"
 
 #include <emporium/http/message.hpp>
 #include <emporium/json/json.hpp>
+#include <emporium/money/currency.hpp>
 
 #include <vector>
 
@@ -16,10 +16,10 @@ namespace emporium::product::dto {
 
 // {"_id","name","description","price","currency","category","stock","sku","images","createdAt",
 //  "updatedAt","__v"}; sku is null when unset.
-Json product_json(const domain::Product& product, const domain::Currency& currency);
+Json product_json(const domain::Product& product, const Currency& currency);
 // 200/201 with the product and its ETag.
 http::Response product_response(int status, const domain::Product& product,
-                                const domain::Currency& currency);
+                                const Currency& currency);
 
 // {"reservationId","items":[{"productId","quantity"}],"expiresAt"}
 Json reservation_json(const domain::Reservation& reservation);

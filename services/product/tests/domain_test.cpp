@@ -1,6 +1,5 @@
-// Pure domain logic: currency and prices, field validation, stock lines and reservations, ETags,
-// listing parameters. No I/O.
-#include "domain/currency.hpp"
+// Pure domain logic: field validation, stock lines and reservations, ETags, listing parameters.
+// No I/O. (The currency and price rules are core's: core/tests/money_test.cpp.)
 #include "domain/etag.hpp"
 #include "domain/list_query.hpp"
 #include "domain/stock.hpp"
@@ -23,97 +22,6 @@ std::set<std::string> fields_of(const FieldErrors& errors) {
 
 Currency usd() {
   return {"usd", 2};
-}
-Currency jpy() {
-  return {"jpy", 0};
-}
-
-// ---- currency ----
-
-TEST(CurrencyTest, CodesAndExponents) {
-  EXPECT_EQ(currency_from_code("usd")->exponent, 2);
-  EXPECT_EQ(currency_from_code("EUR")->code, "eur");
-  EXPECT_EQ(currency_from_code("jpy")->exponent, 0);
-  EXPECT_EQ(currency_from_code("krw")->exponent, 0);
-  EXPECT_FALSE(currency_from_code("us"));
-  EXPECT_FALSE(currency_from_code("usd1"));
-  EXPECT_FALSE(currency_from_code("u$d"));
-  EXPECT_FALSE(currency_from_code("kwd"));  // three decimals
-}
-
-TEST(CurrencyTest, ReadsJsonPricesInMinorUnits) {
-  FieldErrors errors;
-  EXPECT_EQ(read_price(Json{{"price", 19.99}}, "price", usd(), errors), 1999);
-  EXPECT_EQ(read_price(Json{{"price", 0}}, "price", usd(), errors), 0);
-  EXPECT_EQ(read_price(Json{{"price", 99999999.99}}, "price", usd(), errors), 9999999999);
-  EXPECT_EQ(read_price(Json{{"price", 1500}}, "price", jpy(), errors), 1500);
-  EXPECT_TRUE(errors.empty());
-
-  for (const Json& bad : {Json{{"price", 1.999}}, Json{{"price", -1}}, Json{{"price", "5"}},
-                          Json{{"price", 100000000}}}) {
-    FieldErrors e;
-    EXPECT_FALSE(read_price(bad, "price", usd(), e)) << bad.dump();
-    EXPECT_EQ(fields_of(e), std::set<std::string>{"price"}) << bad.dump();
-  }
-  FieldErrors e;
-  EXPECT_FALSE(read_price(Json{{"price", 10.5}}, "price", jpy(), e));
-  EXPECT_EQ(e.list().at(0).message, "must be a whole number of jpy");
-}
-
-TEST(CurrencyTest, MoreThanTwoDecimalsIsRefusedAtAnyMagnitude) {
-  // A tolerance relative to the amount would read 12345.678 as 12345.68.
-  for (double bad :
-       {12345.678, 5000.001, 4999.999, 99999999.994, 1000.005, 250000.5001, 0.001, 1e-7}) {
-    FieldErrors e;
-    EXPECT_FALSE(read_price(Json{{"price", bad}}, "price", usd(), e)) << bad;
-    EXPECT_EQ(e.list().size(), 1u) << bad;
-  }
-  for (const auto& [good, minor] :
-       std::vector<std::pair<double, std::int64_t>>{{0.1, 10},
-                                                    {0.29, 29},
-                                                    {19.99, 1999},
-                                                    {4586.13, 458613},
-                                                    {99999999.99, 9999999999},
-                                                    {12345.67, 1234567},
-                                                    {1e3, 100000},
-                                                    {-0.0, 0}}) {
-    FieldErrors e;
-    EXPECT_EQ(read_price(Json{{"price", good}}, "price", usd(), e), minor) << good;
-    EXPECT_TRUE(e.empty()) << good;
-  }
-  // Every cent from 0.00 to 1000.00 reads back exactly.
-  for (std::int64_t cents = 0; cents <= 100000; ++cents) {
-    FieldErrors e;
-    const double value = std::stod(std::to_string(cents / 100) + "." +
-                                   (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100));
-    ASSERT_EQ(read_price(Json{{"price", value}}, "price", usd(), e), cents) << value;
-  }
-  for (const Json& huge : {Json(1e300), Json(std::numeric_limits<double>::infinity()),
-                           Json(18446744073709551615ULL), Json(-5), Json(100000000)}) {
-    FieldErrors e;
-    EXPECT_FALSE(read_price(Json{{"price", huge}}, "price", usd(), e)) << huge.dump();
-    EXPECT_EQ(e.list().size(), 1u);
-  }
-}
-
-TEST(CurrencyTest, ParsesQueryPrices) {
-  EXPECT_EQ(parse_price_text("10", usd()), 1000);
-  EXPECT_EQ(parse_price_text("10.5", usd()), 1050);
-  EXPECT_EQ(parse_price_text("10.05", usd()), 1005);
-  EXPECT_EQ(parse_price_text("0", usd()), 0);
-  EXPECT_EQ(parse_price_text("99999999.99", usd()), 9999999999);
-  for (const char* bad :
-       {"", "-1", "+1", "1e3", "1.", ".5", "1.234", " 1", "abc", "100000000", "0x10", "1,5"}) {
-    EXPECT_FALSE(parse_price_text(bad, usd())) << bad;
-  }
-  EXPECT_EQ(parse_price_text("1500", jpy()), 1500);
-  EXPECT_FALSE(parse_price_text("1500.5", jpy()));
-}
-
-TEST(CurrencyTest, RendersMajorUnits) {
-  EXPECT_EQ(price_json(1999, usd()).dump(), "19.99");
-  EXPECT_EQ(price_json(2000, usd()).dump(), "20");
-  EXPECT_EQ(price_json(1999, jpy()).dump(), "1999");
 }
 
 // ---- validation ----

@@ -63,7 +63,7 @@ std::vector<std::string> search(Catalog& catalog, const std::string& q) {
         if (name == "limit") return std::string("100");
         return std::nullopt;
       },
-      domain::Currency{}, errors);
+      Currency{}, errors);
   EXPECT_TRUE(errors.empty()) << q;
   std::vector<std::string> names;
   for (const auto& p : catalog.list(query).products) names.push_back(p.name);

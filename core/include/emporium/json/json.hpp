@@ -32,11 +32,6 @@ std::optional<std::string> read_string(const Json& body, const char* field, Fiel
 // Integers: JSON integers, or floats with no fractional part (2.0); strings are refused.
 std::optional<std::int64_t> read_integer(const Json& body, const char* field, FieldErrors& errors,
                                          std::int64_t min, std::int64_t max);
-// Money in major units with at most two decimals, returned in minor units (cents).
-std::optional<std::int64_t> read_money(const Json& body, const char* field, FieldErrors& errors,
-                                       std::int64_t min_minor, std::int64_t max_minor);
-
-// Formats minor units as a JSON number in major units (1999 -> 19.99).
-Json money_json(std::int64_t minor);
+// Prices: emporium/money/currency.hpp.
 
 }  // namespace emporium
