@@ -188,6 +188,41 @@ TEST_P(DatabaseTest, ConcurrentReadThenWriteNeverLosesAnUpdate) {
   EXPECT_EQ(db->query("SELECT n FROM counter WHERE id = 1").one().integer(0), ok.load());
 }
 
+// Conditional single-statement updates of one hot row (the stock pattern): WriteCommitted runs
+// them at READ COMMITTED on PostgreSQL, where each re-checks its WHERE on the latest row version,
+// so none fails and none oversells.
+TEST_P(DatabaseTest, WriteCommittedConditionalUpdatesNeverOversell) {
+  auto db = open({.pool_size = 8, .max_attempts = 3});
+  db->transact(TxKind::Write, [](Tx& tx) {
+    tx.exec("CREATE TABLE stock (id INTEGER PRIMARY KEY, held INTEGER NOT NULL, on_hand INTEGER NOT NULL)");
+    tx.exec("INSERT INTO stock (id, held, on_hand) VALUES (1, 0, 50)");
+  });
+  constexpr int kThreads = 120;
+  std::atomic<int> held{0};
+  std::atomic<int> short_{0};
+  std::atomic<int> failed{0};
+  std::latch go(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      go.arrive_and_wait();
+      try {
+        bool got = db->with_tx(TxKind::WriteCommitted, [](Tx& tx) {
+          return tx.exec("UPDATE stock SET held = held + 1 WHERE id = 1 AND on_hand - held >= 1") == 1;
+        });
+        (got ? held : short_)++;
+      } catch (...) {
+        ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(held.load(), 50);
+  EXPECT_EQ(short_.load(), kThreads - 50);
+  EXPECT_EQ(db->query("SELECT held FROM stock WHERE id = 1").one().integer(0), 50);
+}
+
 TEST_P(DatabaseTest, ConstraintViolationsAreTyped) {
   auto db = open();
   create_items(*db);

@@ -68,11 +68,7 @@ Catalog::Catalog(db::Database& db, CatalogOptions options, Clock clock, IdGenera
 
 template <class F>
 auto Catalog::stock_tx(F&& fn) {
-  const db::Backend backend = db_.backend();
-  return db_.with_tx(TxKind::Write, [&](db::Tx& tx) {
-    store::use_read_committed(tx, backend);
-    return fn(tx);
-  });
+  return db_.with_tx(TxKind::WriteCommitted, [&](db::Tx& tx) { return fn(tx); });
 }
 
 // ---- products

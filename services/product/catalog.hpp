@@ -91,7 +91,7 @@ class Catalog {
 
  private:
   std::int64_t now() const { return clock_(); }
-  // Runs `fn` in a write transaction at READ COMMITTED on PostgreSQL (see sql::kPgReadCommitted).
+  // Runs `fn` in a TxKind::WriteCommitted transaction (READ COMMITTED on PostgreSQL).
   template <class F>
   auto stock_tx(F&& fn);
   bool release_with_reason(std::string_view reservation_id, std::string_view reason);

@@ -258,7 +258,9 @@ class PostgresDatabase final : public Database {
   void transact(TxKind kind, const std::function<void(Tx&)>& fn) override {
     // Reads use a plain BEGIN (READ COMMITTED), not READ ONLY: they may call volatile functions.
     const std::string begin =
-        kind == TxKind::Write ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN";
+        kind == TxKind::Write            ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        : kind == TxKind::WriteCommitted ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                         : "BEGIN";
     run_with_retries(options_.max_attempts, [&] {
       auto lease = slots_.acquire();
       Connection& conn = *connections_[lease.index()];

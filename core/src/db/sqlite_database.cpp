@@ -254,7 +254,7 @@ class SqliteDatabase final : public Database {
       Connection& conn = *connections_[lease.index()];
       conn.rollback();  // a failed ROLLBACK earlier may have left a transaction open
       try {
-        conn.exec(kind == TxKind::Write ? "BEGIN IMMEDIATE" : "BEGIN");
+        conn.exec(kind == TxKind::Read ? "BEGIN" : "BEGIN IMMEDIATE");
       } catch (const RetryableConflict&) {
         return false;
       }

@@ -265,8 +265,4 @@ std::int64_t delete_finished_reservations(db::Tx& tx, std::int64_t finished_befo
   return tx.exec(sql::kDeleteFinishedReservations, {finished_before_ms, limit});
 }
 
-void use_read_committed(db::Tx& tx, db::Backend backend) {
-  if (backend == db::Backend::Postgres) tx.exec(sql::kPgReadCommitted);
-}
-
 }  // namespace emporium::product::store

@@ -64,7 +64,4 @@ std::vector<std::string> expired_reservation_ids(db::Tx& tx, std::int64_t now_ms
 std::int64_t delete_finished_reservations(db::Tx& tx, std::int64_t finished_before_ms,
                                           std::int64_t limit);
 
-// PostgreSQL: run this transaction at READ COMMITTED (first statement only); SQLite: nothing.
-void use_read_committed(db::Tx& tx, db::Backend backend);
-
 }  // namespace emporium::product::store

@@ -116,12 +116,6 @@ inline constexpr std::string_view kDeleteFinishedReservations = R"(
 DELETE FROM reservations WHERE id IN (
   SELECT id FROM reservations WHERE state <> 'held' AND updated_at < $1 LIMIT $2))";
 
-// PostgreSQL only, first in a transaction: stock transactions are single conditional UPDATEs,
-// which READ COMMITTED re-checks against the latest row version after waiting for its lock;
-// REPEATABLE READ would instead fail every concurrent reservation of one product with 40001.
-inline constexpr std::string_view kPgReadCommitted =
-    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
-
 // ---- listing parts (`?` marks numbered in order by store::list_products) -----------------------
 
 inline constexpr std::string_view kListColumns = R"(

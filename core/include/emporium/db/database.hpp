@@ -84,7 +84,12 @@ class Tx {
 };
 
 enum class Backend { Sqlite, Postgres };
-enum class TxKind { Read, Write };
+// Write: PostgreSQL REPEATABLE READ, so a read-then-write conflict is retried.
+// WriteCommitted: for transactions whose every change is one conditional statement that decides
+// by its affected rows (`UPDATE … WHERE on_hand - held >= $q`): PostgreSQL READ COMMITTED re-checks
+// the WHERE on the latest row version instead of failing concurrent writers of a hot row with
+// 40001 (docs/architecture.md). SQLite runs both as BEGIN IMMEDIATE.
+enum class TxKind { Read, Write, WriteCommitted };
 
 struct Migration {
   int version;
