@@ -70,7 +70,7 @@ class ListSql {
 // FROM and WHERE of a listing, shared by the page and the count.
 void add_filters(ListSql& sql, db::Backend backend, const domain::ListQuery& query) {
   if (query.tokens.empty()) {
-    sql.add(sql::kListFrom);
+    sql.add(query.has_ids ? sql::kListFromIds : sql::kListFrom);
   } else if (backend == db::Backend::Sqlite) {
     sql.add(sql::kListFromSqliteSearch, {domain::fts5_match(query.tokens)});
   } else {
@@ -153,16 +153,21 @@ std::vector<domain::CategoryCount> list_categories(db::Tx& tx) {
   return out;
 }
 
-ProductPage list_products(db::Tx& tx, db::Backend backend, const domain::ListQuery& query) {
-  ProductPage page;
-  if (query.has_ids && query.ids.empty()) return page;
-
+ListStatement list_page_statement(db::Backend backend, const domain::ListQuery& query) {
   ListSql rows;
   rows.add(sql::kListColumns);
   add_filters(rows, backend, query);
   rows.add(order_by(query.effective_sort()));
   rows.add(sql::kListPage, {query.limit, query.offset()});
-  for (const auto& row : tx.query(rows.text(), rows.params()).rows) {
+  return {rows.text(), rows.params()};
+}
+
+ProductPage list_products(db::Tx& tx, db::Backend backend, const domain::ListQuery& query) {
+  ProductPage page;
+  if (query.has_ids && query.ids.empty()) return page;
+
+  const ListStatement rows = list_page_statement(backend, query);
+  for (const auto& row : tx.query(rows.sql, rows.params).rows) {
     page.products.push_back(product_from_row(row));
   }
 

@@ -38,6 +38,13 @@ struct ProductPage {
 };
 ProductPage list_products(db::Tx& tx, db::Backend backend, const domain::ListQuery& query);
 
+// The statement list_products runs for one page (exposed so tests can check its query plan).
+struct ListStatement {
+  std::string sql;
+  db::Params params;
+};
+ListStatement list_page_statement(db::Backend backend, const domain::ListQuery& query);
+
 // ---- stock
 // One conditional hold; false when the product is unknown, deleted or short.
 bool hold_stock(db::Tx& tx, std::string_view product_id, std::int64_t quantity);

@@ -124,6 +124,10 @@ SELECT p.id, p.name, p.description, p.price_minor, p.category, p.on_hand, p.held
 inline constexpr std::string_view kListCount = "\nSELECT COUNT(*)";
 
 inline constexpr std::string_view kListFrom = "\nFROM products p\nWHERE p.deleted_at IS NULL";
+// A listing by `ids` (the cart prices its lines with one): the unary `+` keeps the planner off the
+// partial and category indexes, which it otherwise prefers for the ORDER BY and then walks the
+// whole catalog (SQLite, measured ~100 ms on 100,000 products); the id primary key drives instead.
+inline constexpr std::string_view kListFromIds = "\nFROM products p\nWHERE +p.deleted_at IS NULL";
 // Search, SQLite: the FTS5 matches drive the join (CROSS JOIN fixes the loop order), so a
 // selective search never scans the catalog.
 inline constexpr std::string_view kListFromSqliteSearch =
