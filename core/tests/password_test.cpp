@@ -178,14 +178,14 @@ TEST(PasswordHasher, WaitersQueueInsteadOfFailing) {
   EXPECT_EQ(refused.load(), 0);
 }
 
-TEST(PasswordHasher, HashBlocksGoBackToTheSystemAfterwards) {
+TEST(PasswordHasher, HashMemoryStaysAtOneBlockPerHashingThread) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "ASan replaces malloc, so glibc's arenas are not what hashing uses";
 #else
-  // The default parameters allocate 19 MiB per hash. Without the hasher's fixed mmap threshold,
-  // glibc serves each worker thread's block from that thread's arena and keeps it there: the
-  // arenas grow by ~19 MiB per thread (~76 MiB here, measured without the fix).
-  PasswordHasher hasher(Argon2Params{}, 4, 8);
+  // The default parameters allocate 19 MiB per hash, which glibc keeps in the hashing thread's
+  // arena. Hashing on the callers' threads grew the arenas by ~19 MiB per caller (~76 MiB here,
+  // measured); on the hasher's one thread they hold one block.
+  PasswordHasher hasher(Argon2Params{}, 1, 8);
   const std::size_t before = mallinfo2().arena;
   std::vector<std::thread> threads;
   threads.reserve(4);
@@ -196,7 +196,7 @@ TEST(PasswordHasher, HashBlocksGoBackToTheSystemAfterwards) {
   }
   for (auto& thread : threads) thread.join();
   const std::size_t after = mallinfo2().arena;
-  EXPECT_LT(after, before + (8U << 20)) << "arena bytes grew from " << before << " to " << after;
+  EXPECT_LT(after, before + (30U << 20)) << "arena bytes grew from " << before << " to " << after;
 #endif
 }
 

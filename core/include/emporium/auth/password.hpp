@@ -1,13 +1,18 @@
-// argon2id password hashing on a bounded number of concurrent workers (DESIGN §6).
-// Each hash costs tens of MiB and milliseconds, so at most `max_concurrent` run at once and at most
-// `max_waiting` callers queue; beyond that service_unavailable (503, Retry-After) is thrown.
+// argon2id password hashing on a bounded worker pool (DESIGN §6).
+// Each hash costs tens of MiB and milliseconds, so hashes run on `max_concurrent` threads of the
+// hasher's own, and at most `max_waiting` callers queue; beyond that service_unavailable (503,
+// Retry-After) is thrown. Callers block until their hash is done.
 #pragma once
 
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 namespace emporium::auth {
 
@@ -20,6 +25,9 @@ struct Argon2Params {
 class PasswordHasher {
  public:
   PasswordHasher(Argon2Params params, int max_concurrent, int max_waiting);
+  ~PasswordHasher();
+  PasswordHasher(const PasswordHasher&) = delete;
+  PasswordHasher& operator=(const PasswordHasher&) = delete;
 
   // Encoded PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash
   std::string hash(std::string_view password);
@@ -33,14 +41,19 @@ class PasswordHasher {
   const Argon2Params& params() const { return params_; }
 
  private:
-  class Slot;
+  // Runs `work` on a pool thread and waits for it; rethrows what it threw.
+  void run(const std::function<void()>& work);
+  void serve();
+
   Argon2Params params_;
   int max_concurrent_;
   int max_waiting_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  int running_ = 0;
-  int waiting_ = 0;
+  std::deque<std::function<void()>> queue_;
+  int pending_ = 0;  // queued + running
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
   std::string dummy_hash_;
 };
 
