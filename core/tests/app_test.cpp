@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <thread>
 
@@ -55,16 +55,18 @@ class AppTest : public ::testing::Test {
     app_.route(Method::Get, "/api/things/:id", [](Request& r) {
       return Response::json(200, Json{{"id", std::string(r.param("id"))}});
     });
-    app_.route(Method::Post, "/api/things", [](Request& r) { return Response::json(201, r.json()); },
-               {Access::User, true});
-    app_.route(Method::Get, "/api/admin", [](Request&) { return Response::json(200, Json::object()); },
+    app_.route(Method::Post, "/api/things",
+               [](Request& r) { return Response::json(201, r.json()); }, {Access::User, true});
+    app_.route(Method::Get, "/api/admin",
+               [](Request&) { return Response::json(200, Json::object()); },
                {Access::Admin, false});
-    app_.route(Method::Get, "/api/internal", [](Request& r) {
-      return Response::json(200, Json{{"internal", r.user().internal}});
-    }, {Access::Internal, false});
-    app_.route(Method::Get, "/api/boom", [](Request&) -> Response {
-      throw std::runtime_error("secret SQL text");
-    });
+    app_.route(Method::Get, "/api/internal",
+               [](Request& r) {
+                 return Response::json(200, Json{{"internal", r.user().internal}});
+               },
+               {Access::Internal, false});
+    app_.route(Method::Get, "/api/boom",
+               [](Request&) -> Response { throw std::runtime_error("secret SQL text"); });
   }
 
   Response call(Method m, std::string path, std::string body = {},
@@ -115,24 +117,38 @@ TEST_F(AppTest, WrongMethodIs405WithAllow) {
 
 TEST_F(AppTest, JsonChecksComeBeforeAuth) {
   // No token and a broken body: the body problem is reported first (DESIGN §4 check order).
-  EXPECT_EQ(call(Method::Post, "/api/things", "{", {{"Content-Type", "application/json"}}).status, 400);
+  EXPECT_EQ(call(Method::Post, "/api/things", "{", {{"Content-Type", "application/json"}}).status,
+            400);
   EXPECT_EQ(call(Method::Post, "/api/things", "a=b", {{"Content-Type", "text/plain"}}).status, 415);
-  EXPECT_EQ(call(Method::Post, "/api/things", "[1]", {{"Content-Type", "application/json"}}).status, 400);
+  EXPECT_EQ(call(Method::Post, "/api/things", "[1]", {{"Content-Type", "application/json"}}).status,
+            400);
   auto res = call(Method::Post, "/api/things", "{}", {{"Content-Type", "application/json"}});
   EXPECT_EQ(res.status, 401);
   EXPECT_EQ(*res.header("WWW-Authenticate"), "Bearer");
 }
 
 TEST_F(AppTest, AuthDistinguishes401From403) {
-  auto json = std::pair<std::string, std::string>{"Content-Type", "application/json; charset=utf-8"};
-  EXPECT_EQ(call(Method::Post, "/api/things", R"({"a":1})", {json, {"Authorization", bearer("customer")}}).status, 201);
-  EXPECT_EQ(call(Method::Post, "/api/things", R"({"a":1})", {json, {"Authorization", "Bearer x.y.z"}}).status, 401);
-  EXPECT_EQ(call(Method::Get, "/api/admin", {}, {{"Authorization", bearer("customer")}}).status, 403);
+  auto json =
+      std::pair<std::string, std::string>{"Content-Type", "application/json; charset=utf-8"};
+  EXPECT_EQ(
+      call(Method::Post, "/api/things", R"({"a":1})", {json, {"Authorization", bearer("customer")}})
+          .status,
+      201);
+  EXPECT_EQ(
+      call(Method::Post, "/api/things", R"({"a":1})", {json, {"Authorization", "Bearer x.y.z"}})
+          .status,
+      401);
+  EXPECT_EQ(call(Method::Get, "/api/admin", {}, {{"Authorization", bearer("customer")}}).status,
+            403);
   EXPECT_EQ(call(Method::Get, "/api/admin", {}, {{"Authorization", bearer("admin")}}).status, 200);
   EXPECT_EQ(call(Method::Get, "/api/admin").status, 401);
-  EXPECT_EQ(call(Method::Get, "/api/internal", {}, {{"Authorization", bearer("admin")}}).status, 403);
-  EXPECT_EQ(call(Method::Get, "/api/internal", {}, {{"X-Internal-Token", "wrong-token-0123456789"}}).status, 401);
-  auto res = call(Method::Get, "/api/internal", {}, {{"X-Internal-Token", "internal-token-0123456789"}});
+  EXPECT_EQ(call(Method::Get, "/api/internal", {}, {{"Authorization", bearer("admin")}}).status,
+            403);
+  EXPECT_EQ(call(Method::Get, "/api/internal", {}, {{"X-Internal-Token", "wrong-token-0123456789"}})
+                .status,
+            401);
+  auto res =
+      call(Method::Get, "/api/internal", {}, {{"X-Internal-Token", "internal-token-0123456789"}});
   EXPECT_EQ(res.status, 200);
   EXPECT_EQ(parse_json(res.body)["internal"], true);
 }
@@ -147,8 +163,9 @@ TEST_F(AppTest, MetricsCountByRouteTemplate) {
   call(Method::Get, "/api/things/abc");
   call(Method::Get, "/api/things/def");
   auto res = call(Method::Get, "/metrics");
-  EXPECT_NE(res.body.find(R"(http_requests_total{method="GET",route="/api/things/:id",status="200"} 2)"),
-            std::string::npos)
+  EXPECT_NE(
+      res.body.find(R"(http_requests_total{method="GET",route="/api/things/:id",status="200"} 2)"),
+      std::string::npos)
       << res.body;
   EXPECT_EQ(res.body.find("/api/things/abc"), std::string::npos);
 }
@@ -265,7 +282,8 @@ TEST_F(ServerTest, DrainCompletesInFlightRequestWithConnectionClose) {
   o.drain_idle_ms = 200;
   start(o);
   int fd = connect_to(port_);
-  auto fut = std::async(std::launch::async, [&] { return roundtrip(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); });
+  auto fut = std::async(std::launch::async,
+                        [&] { return roundtrip(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); });
   while (!in_flight_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   server_->stop();
   auto res = fut.get();
@@ -282,7 +300,8 @@ TEST_F(ServerTest, SignalsDuringAndAfterTheDrainDoNotKillTheProcess) {
   o.drain_idle_ms = 100;
   start(o);
   int fd = connect_to(port_);
-  auto fut = std::async(std::launch::async, [&] { return roundtrip(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); });
+  auto fut = std::async(std::launch::async,
+                        [&] { return roundtrip(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); });
   while (!in_flight_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ::kill(::getpid(), SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

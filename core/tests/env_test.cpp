@@ -32,7 +32,8 @@ TEST(Env, DotenvIsReadAndTheEnvironmentWins) {
   close(fd);
   {
     std::ofstream out(path);
-    out << "# comment\nEMPORIUM_T1=from_file\nexport EMPORIUM_T2=\"quoted value\"\nEMPORIUM_T3=file\n";
+    out << "# comment\nEMPORIUM_T1=from_file\nexport EMPORIUM_T2=\"quoted "
+           "value\"\nEMPORIUM_T3=file\n";
   }
   setenv("EMPORIUM_T3", "from_env", 1);
   auto env = Env::load(path);

@@ -246,8 +246,7 @@ TokenPair Accounts::refresh(std::string_view refresh_token) {
 
   switch (outcome.action) {
     case domain::RefreshAction::Rotate:
-    case domain::RefreshAction::Replay:
-      return {outcome.access, outcome.refresh_raw};
+    case domain::RefreshAction::Replay: return {outcome.access, outcome.refresh_raw};
     case domain::RefreshAction::Reuse:
       if (log_)
         log_->warn("refresh token reused; family revoked", {{"familyId", outcome.family_id}});

@@ -8,9 +8,9 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -57,12 +57,14 @@ bool is_json_content_type(std::string_view type) {
   while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
   std::string lower(base);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower == "application/json" || (lower.starts_with("application/") && lower.ends_with("+json"));
+  return lower == "application/json" ||
+         (lower.starts_with("application/") && lower.ends_with("+json"));
 }
 
 }  // namespace
 
-ServiceConfig ServiceConfig::from_env(const Env& env, std::string service, std::uint16_t default_port) {
+ServiceConfig ServiceConfig::from_env(const Env& env, std::string service,
+                                      std::uint16_t default_port) {
   ServiceConfig c;
   c.service = std::move(service);
   c.port = static_cast<std::uint16_t>(env.integer("PORT", default_port, 0, 65535));
@@ -71,9 +73,11 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service, std::
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   c.io_threads = static_cast<int>(env.integer("IO_THREADS", cores, 1, 256));
   c.worker_threads = static_cast<int>(env.integer("WORKER_THREADS", 8, 0, 1024));
-  c.db_pool_size = static_cast<int>(env.integer("DB_POOL_SIZE", std::max(c.worker_threads, c.io_threads), 1, 1024));
+  c.db_pool_size = static_cast<int>(
+      env.integer("DB_POOL_SIZE", std::max(c.worker_threads, c.io_threads), 1, 1024));
   c.internal_token = env.required("INTERNAL_TOKEN");
-  if (c.internal_token.size() < 16) throw ConfigError("INTERNAL_TOKEN must be at least 16 characters");
+  if (c.internal_token.size() < 16)
+    throw ConfigError("INTERNAL_TOKEN must be at least 16 characters");
   c.jwt_issuer = env.string("JWT_ISSUER", "emporium");
   c.jwt_public_key_file = env.string("JWT_PUBLIC_KEY_FILE", "");
   c.jwt_kid = env.string("JWT_KID", "");
@@ -141,9 +145,13 @@ void App::route(http::Method method, std::string pattern, http::Handler handler,
   router_.add(method, std::move(pattern), std::move(handler), options);
 }
 
-void App::use(http::Middleware middleware) { middleware_.push_back(std::move(middleware)); }
+void App::use(http::Middleware middleware) {
+  middleware_.push_back(std::move(middleware));
+}
 
-void App::on_start(std::function<void()> fn) { on_start_.push_back(std::move(fn)); }
+void App::on_start(std::function<void()> fn) {
+  on_start_.push_back(std::move(fn));
+}
 
 void App::every(std::string name, int interval_ms, std::function<void()> fn) {
   periodic_.push_back({std::move(name), std::max(1, interval_ms), std::move(fn)});
@@ -176,8 +184,7 @@ void App::authenticate(Request& request, const http::Route& route) {
   };
   const auto& p = request.principal;
   switch (route.options.access) {
-    case Access::Public:
-      return;
+    case Access::Public: return;
     case Access::User:
       if (!p || p->internal) throw denied_401();
       return;
@@ -203,7 +210,8 @@ Response App::dispatch(Request& request) {
   auto match = router_.match(request.method, request.path);
   if (!match.route) {
     if (!match.allow.empty()) throw method_not_allowed(match.allow);
-    throw not_found("No route for " + std::string(http::method_name(request.method)) + " " + request.path);
+    throw not_found("No route for " + std::string(http::method_name(request.method)) + " " +
+                    request.path);
   }
   const auto& route = *match.route;
   request.route = route.pattern;
@@ -244,10 +252,12 @@ Response App::problem(const Request& request, const HttpError& error) const {
       {"msg", error.detail()},
   };
   Json errors = Json::array();
-  for (const auto& f : error.errors()) errors.push_back({{"field", f.field}, {"message", f.message}});
+  for (const auto& f : error.errors())
+    errors.push_back({{"field", f.field}, {"message", f.message}});
   body["errors"] = std::move(errors);
   if (config_.problem_error_member) body["error"] = error.detail();
-  for (auto it = error.extra().begin(); it != error.extra().end(); ++it) body[it.key()] = it.value();
+  for (auto it = error.extra().begin(); it != error.extra().end(); ++it)
+    body[it.key()] = it.value();
   Response res = Response::json(error.status(), body);
   res.content_type = "application/problem+json; charset=utf-8";
   for (const auto& [name, value] : error.headers()) res.set_header(name, value);
@@ -268,14 +278,16 @@ void App::finish(Request& request, Response& response, double seconds) {
                    {"status", response.status},
                    {"durationMs", static_cast<double>(static_cast<long>(seconds * 1e5)) / 100.0},
                    {"client", request.client_address}};
-    if (request.principal && !request.principal->internal) fields["userId"] = request.principal->user_id;
+    if (request.principal && !request.principal->internal)
+      fields["userId"] = request.principal->user_id;
     log_->log(server_error ? obs::Level::Warn : obs::Level::Info, "request", fields);
   }
 }
 
 static void prepare(Request& request, const ServiceConfig& config) {
   auto incoming = request.header("X-Request-ID");
-  request.request_id = incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_object_id();
+  request.request_id =
+      incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_object_id();
   request.client_address = request.peer_address;
   for (const auto& proxy : config.trusted_proxies) {
     if (proxy == request.peer_address) {
@@ -296,8 +308,8 @@ Response App::handle(Request& request) {
   } catch (const HttpError& e) {
     response = problem(request, e);
   } catch (const std::exception& e) {
-    log_->error("unhandled exception", {{"requestId", request.request_id}, {"error", e.what()},
-                                        {"route", request.route}});
+    log_->error("unhandled exception",
+                {{"requestId", request.request_id}, {"error", e.what()}, {"route", request.route}});
     response = problem(request, HttpError(500, "internal", "Internal error"));
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -307,7 +319,8 @@ Response App::handle(Request& request) {
 
 Response App::reject(Request& request, int status, const std::string& detail) {
   prepare(request, config_);
-  Response response = problem(request, HttpError(status, status == 413 ? "payload_too_large" : "bad_request", detail));
+  Response response = problem(
+      request, HttpError(status, status == 413 ? "payload_too_large" : "bad_request", detail));
   finish(request, response, 0);
   return response;
 }
@@ -323,7 +336,9 @@ int App::run() {
   options.shutdown_grace_ms = config_.shutdown_grace_ms;
   http::Server server(
       options, [this](Request& r) { return handle(r); },
-      [this](Request& r, int status, const std::string& detail) { return reject(r, status, detail); });
+      [this](Request& r, int status, const std::string& detail) {
+        return reject(r, status, detail);
+      });
   server.listen();
 
   // Background tasks stop when run() returns (after the drain), waking early through the cv.
@@ -334,7 +349,8 @@ int App::run() {
   for (const auto& task : periodic_) {
     tasks.emplace_back([&, task] {
       std::unique_lock lock(stop_mutex);
-      while (!stop_cv.wait_for(lock, std::chrono::milliseconds(task.interval_ms), [&] { return stopping; })) {
+      while (!stop_cv.wait_for(lock, std::chrono::milliseconds(task.interval_ms),
+                               [&] { return stopping; })) {
         lock.unlock();
         try {
           task.fn();
@@ -361,8 +377,11 @@ int App::run() {
   } stop_tasks{stop_mutex, stop_cv, stopping, tasks};
 
   int code = server.run([&] {
-    log_->info("listening", {{"port", server.port()}, {"host", config_.host},
-                             {"database", db_ ? (db_->backend() == db::Backend::Sqlite ? "sqlite" : "postgresql") : "none"}});
+    log_->info("listening",
+               {{"port", server.port()},
+                {"host", config_.host},
+                {"database", db_ ? (db_->backend() == db::Backend::Sqlite ? "sqlite" : "postgresql")
+                                 : "none"}});
   });
   log_->info("stopped", {{"exitCode", code}});
   return code;

@@ -133,9 +133,7 @@ class Connection {
     }
   }
 
-  bool in_failed_transaction() const {
-    return PQtransactionStatus(conn_.get()) == PQTRANS_INERROR;
-  }
+  bool in_failed_transaction() const { return PQtransactionStatus(conn_.get()) == PQTRANS_INERROR; }
 
   // SELECT 1 that gives up after `timeout`; a session that did not answer is dropped, since its
   // state is unknown.
@@ -196,8 +194,8 @@ class Connection {
         if (PQgetisnull(res, r, c) != 0) {
           cells.emplace_back(nullptr);
         } else {
-          cells.emplace_back(std::string(PQgetvalue(res, r, c),
-                                         static_cast<std::size_t>(PQgetlength(res, r, c))));
+          cells.emplace_back(
+              std::string(PQgetvalue(res, r, c), static_cast<std::size_t>(PQgetlength(res, r, c))));
         }
       }
       result.rows.emplace_back(std::move(cells));
@@ -257,10 +255,10 @@ class PostgresDatabase final : public Database {
 
   void transact(TxKind kind, const std::function<void(Tx&)>& fn) override {
     // Reads use a plain BEGIN (READ COMMITTED), not READ ONLY: they may call volatile functions.
-    const std::string begin =
-        kind == TxKind::Write            ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-        : kind == TxKind::WriteCommitted ? "BEGIN ISOLATION LEVEL READ COMMITTED"
-                                         : "BEGIN";
+    const std::string begin = kind == TxKind::Write ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                              : kind == TxKind::WriteCommitted
+                                  ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                  : "BEGIN";
     run_with_retries(options_.max_attempts, [&] {
       auto lease = slots_.acquire();
       Connection& conn = *connections_[lease.index()];

@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -63,9 +63,9 @@ class Connection {
     if (!parent.empty()) std::filesystem::create_directories(parent, dir_error);
     // NOMUTEX: the pool hands a connection to one thread at a time, so SQLite's own
     // per-connection mutex would only cost time.
-    int rc = sqlite3_open_v2(path.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);  // a handle is returned even on failure and must be closed
     if (rc != SQLITE_OK) {
       throw DbError("sqlite: cannot open " + path + ": " +
@@ -195,12 +195,9 @@ class Connection {
 
   static Value column(sqlite3_stmt* stmt, int c) {
     switch (sqlite3_column_type(stmt, c)) {
-      case SQLITE_INTEGER:
-        return static_cast<std::int64_t>(sqlite3_column_int64(stmt, c));
-      case SQLITE_FLOAT:
-        return sqlite3_column_double(stmt, c);
-      case SQLITE_NULL:
-        return nullptr;
+      case SQLITE_INTEGER: return static_cast<std::int64_t>(sqlite3_column_int64(stmt, c));
+      case SQLITE_FLOAT: return sqlite3_column_double(stmt, c);
+      case SQLITE_NULL: return nullptr;
       default: {
         // TEXT or BLOB: take the bytes as stored (pointer first, then the length).
         const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, c));

@@ -3,7 +3,10 @@
 namespace emporium {
 
 HttpError::HttpError(int status, std::string code, std::string detail)
-    : std::runtime_error(detail), status_(status), code_(std::move(code)), detail_(std::move(detail)) {}
+    : std::runtime_error(detail),
+      status_(status),
+      code_(std::move(code)),
+      detail_(std::move(detail)) {}
 
 HttpError& HttpError::with_errors(std::vector<FieldError> errors) {
   errors_ = std::move(errors);
@@ -49,9 +52,15 @@ HttpError bad_request(std::string detail, std::vector<FieldError> errors) {
   e.with_errors(std::move(errors));
   return e;
 }
-HttpError unauthorized(std::string detail) { return HttpError(401, "unauthorized", std::move(detail)); }
-HttpError forbidden(std::string detail) { return HttpError(403, "forbidden", std::move(detail)); }
-HttpError not_found(std::string detail) { return HttpError(404, "not_found", std::move(detail)); }
+HttpError unauthorized(std::string detail) {
+  return HttpError(401, "unauthorized", std::move(detail));
+}
+HttpError forbidden(std::string detail) {
+  return HttpError(403, "forbidden", std::move(detail));
+}
+HttpError not_found(std::string detail) {
+  return HttpError(404, "not_found", std::move(detail));
+}
 HttpError method_not_allowed(const std::string& allow) {
   HttpError e(405, "method_not_allowed", "Method not allowed; use " + allow);
   e.with_header("Allow", allow);

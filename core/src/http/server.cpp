@@ -15,8 +15,8 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -186,7 +186,8 @@ struct Server::Impl {
         } else if (ec == bhttp::error::header_limit) {
           status = 431;
           detail = "Request headers are too large";
-        } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+        } else if (ec.category() ==
+                       bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
                    ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
           status = 400;
           detail = "Malformed HTTP request";
@@ -201,7 +202,8 @@ struct Server::Impl {
             req.target = std::string(msg.target());
             req.path = req.target.substr(0, req.target.find('?'));
             for (const auto& field : msg) {
-              req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+              req.headers.emplace_back(std::string(field.name_string()),
+                                       std::string(field.value()));
             }
           }
           Response res = co_await run_error(req, status, detail);
@@ -228,7 +230,8 @@ struct Server::Impl {
       out.keep_alive(keep_alive);
       out.prepare_payload();
       stream.expires_after(std::chrono::milliseconds(options.read_timeout_ms));
-      auto [wec, wn] = co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+      auto [wec, wn] =
+          co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
       (void)wn;
       if (wec || !keep_alive) break;
     }
@@ -345,7 +348,9 @@ void Server::listen() {
   }
 }
 
-std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t Server::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 int Server::run(const std::function<void()>& on_ready) {
   auto& impl = *impl_;
@@ -374,6 +379,8 @@ int Server::run(const std::function<void()>& on_ready) {
   return 0;
 }
 
-void Server::stop() { impl_->start_drain(); }
+void Server::stop() {
+  impl_->start_drain();
+}
 
 }  // namespace emporium::http

@@ -24,7 +24,8 @@ Json parse_json(std::string_view text) {
       throw TooDeep{};
     }
     if ((event == Json::parse_event_t::key || event == Json::parse_event_t::value) &&
-        parsed.is_string() && parsed.get_ref<const std::string&>().find('\0') != std::string::npos) {
+        parsed.is_string() &&
+        parsed.get_ref<const std::string&>().find('\0') != std::string::npos) {
       throw HasNul{};
     }
     return true;
@@ -84,7 +85,8 @@ std::optional<std::int64_t> read_integer(const Json& body, const char* field, Fi
   std::int64_t value = 0;
   if (it->is_number_integer()) {
     if (it->is_number_unsigned() &&
-        it->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        it->get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       errors.add(field, "must be at most " + std::to_string(max));
       return std::nullopt;
     }

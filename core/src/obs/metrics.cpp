@@ -102,6 +102,8 @@ std::string Metrics::render() const {
   return serializer.Serialize(impl_->registry->Collect());
 }
 
-prometheus::Registry& Metrics::registry() { return *impl_->registry; }
+prometheus::Registry& Metrics::registry() {
+  return *impl_->registry;
+}
 
 }  // namespace emporium::obs

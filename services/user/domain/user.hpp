@@ -27,8 +27,8 @@ struct RefreshToken {
   std::int64_t issued_at_ms = 0;
   std::int64_t expires_at_ms = 0;
   std::optional<std::int64_t> used_at_ms;
-  std::optional<std::string> replaced_by;      // hash of the successor
-  std::optional<std::string> successor_token;  // raw successor, kept for the retry grace only
+  std::optional<std::string> replaced_by;       // hash of the successor
+  std::optional<std::string> successor_token;   // raw successor, kept for the retry grace only
   std::optional<std::string> successor_access;  // the access token issued with it, likewise
   std::optional<std::int64_t> revoked_at_ms;
 };

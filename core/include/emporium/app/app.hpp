@@ -34,12 +34,13 @@ struct ServiceConfig {
   int db_pool_size = 8;
   std::string internal_token;
   std::string jwt_issuer = "emporium";
-  std::string jwt_public_key_file;  // optional where the service signs its own tokens
-  std::string jwt_kid;              // empty: the key's thumbprint
+  std::string jwt_public_key_file;           // optional where the service signs its own tokens
+  std::string jwt_kid;                       // empty: the key's thumbprint
   std::vector<std::string> trusted_proxies;  // IPs whose X-Real-IP is believed
   obs::Level log_level = obs::Level::Info;
   bool access_log = true;
-  bool problem_error_member = false;  // also repeat `detail` as `error` (user-service, as the seed did)
+  bool problem_error_member =
+      false;  // also repeat `detail` as `error` (user-service, as the seed did)
   int drain_idle_ms = 6000;
   int shutdown_grace_ms = 20000;
 

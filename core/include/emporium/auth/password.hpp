@@ -5,9 +5,9 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
-#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>

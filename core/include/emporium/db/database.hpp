@@ -40,7 +40,7 @@ class Row {
   std::size_t size() const { return cells_.size(); }
   bool is_null(std::size_t i) const;
   // Conversions accept what either backend returns (PostgreSQL text, SQLite typed values).
-  std::string text(std::size_t i) const;  // NULL -> ""
+  std::string text(std::size_t i) const;      // NULL -> ""
   std::int64_t integer(std::size_t i) const;  // NULL -> 0
   double real(std::size_t i) const;
   std::optional<std::string> opt_text(std::size_t i) const;

@@ -19,10 +19,10 @@ struct ServerOptions {
   int worker_threads = 8;
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 1024 * 1024;
-  int read_timeout_ms = 30000;   // whole request once its first byte arrived
-  int idle_timeout_ms = 60000;   // keep-alive connection with no request
-  int drain_idle_ms = 6000;      // after SIGTERM, how long idle keep-alive connections stay open
-  int shutdown_grace_ms = 20000; // hard limit for the drain
+  int read_timeout_ms = 30000;    // whole request once its first byte arrived
+  int idle_timeout_ms = 60000;    // keep-alive connection with no request
+  int drain_idle_ms = 6000;       // after SIGTERM, how long idle keep-alive connections stay open
+  int shutdown_grace_ms = 20000;  // hard limit for the drain
 };
 
 // Answers the server's own errors (request too large, malformed HTTP) in the service's format.

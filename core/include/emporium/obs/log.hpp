@@ -21,10 +21,18 @@ class Logger {
   bool enabled(Level level) const { return level >= level_; }
   // `fields` (an object) is merged into {"ts","level","service","msg"}.
   void log(Level level, std::string_view msg, const Json& fields = Json::object()) const;
-  void debug(std::string_view msg, const Json& fields = Json::object()) const { log(Level::Debug, msg, fields); }
-  void info(std::string_view msg, const Json& fields = Json::object()) const { log(Level::Info, msg, fields); }
-  void warn(std::string_view msg, const Json& fields = Json::object()) const { log(Level::Warn, msg, fields); }
-  void error(std::string_view msg, const Json& fields = Json::object()) const { log(Level::Error, msg, fields); }
+  void debug(std::string_view msg, const Json& fields = Json::object()) const {
+    log(Level::Debug, msg, fields);
+  }
+  void info(std::string_view msg, const Json& fields = Json::object()) const {
+    log(Level::Info, msg, fields);
+  }
+  void warn(std::string_view msg, const Json& fields = Json::object()) const {
+    log(Level::Warn, msg, fields);
+  }
+  void error(std::string_view msg, const Json& fields = Json::object()) const {
+    log(Level::Error, msg, fields);
+  }
 
  private:
   struct Impl;
