@@ -5,27 +5,23 @@
 
 #include "db/sqlite_database.hpp"
 #include "emporium/error/errors.hpp"
+#include "emporium/testing/database.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <latch>
 #include <limits>
+#include <optional>
 #include <set>
 #include <thread>
 
 namespace emporium::db {
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
-}
 
 std::set<std::int64_t> versions(Database& db) {
   std::set<std::int64_t> out;
@@ -42,42 +38,15 @@ std::int64_t count(Database& db, const std::string& table) {
 class DatabaseTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    EMPORIUM_REQUIRE_BACKEND(GetParam());
+    // One file or schema per test, so reruns and parallel runs on a shared database do not see
+    // each other's tables or schema_migrations.
     if (GetParam() == Backend::Sqlite) {
-      std::string pattern = ::testing::TempDir() + "emporium_db_XXXXXX";
-      ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-      dir_ = std::filesystem::absolute(pattern);
-      url_ = "sqlite://" + (dir_ / "test.db").string();
-      return;
+      url_ = sqlite_file_.emplace("emporium-db").url();
+    } else {
+      url_ = pg_schema_.emplace("emporium_db").url();
+      admin_ = Database::open(url_, {.pool_size = 1});
     }
-    const std::string base = env("EMPORIUM_TEST_PG_URL");
-    if (base.empty()) {
-      if (env("EMPORIUM_REQUIRE_PG") == "1") FAIL() << "EMPORIUM_TEST_PG_URL is not set";
-      GTEST_SKIP() << "EMPORIUM_TEST_PG_URL is not set";
-    }
-    // One schema per test and process, so reruns and parallel runs on a shared database do not
-    // see each other's tables or schema_migrations.
-    schema_ = "emporium_t" + std::to_string(getpid()) + "_";
-    for (char c : std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-      if (schema_.size() >= 60) break;
-      schema_ += std::isalnum(static_cast<unsigned char>(c)) != 0
-                     ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                     : '_';
-    }
-    admin_ = Database::open(base, {.pool_size = 1});
-    admin_->transact(TxKind::Write, [&](Tx& tx) {
-      tx.exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-      tx.exec("CREATE SCHEMA " + schema_);
-    });
-    url_ = base + (base.find('?') == std::string::npos ? "?" : "&") +
-           "options=-csearch_path%3D" + schema_;
-  }
-
-  void TearDown() override {
-    if (admin_) {
-      admin_->transact(TxKind::Write,
-                       [&](Tx& tx) { tx.exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); });
-    }
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   std::unique_ptr<Database> open(const Options& options = {}) {
@@ -93,17 +62,15 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
     });
   }
 
+  std::optional<testing::TempSqliteFile> sqlite_file_;
+  std::optional<testing::TempPgSchema> pg_schema_;
   std::string url_;
-  std::filesystem::path dir_;
-  std::string schema_;
-  std::unique_ptr<Database> admin_;
+  std::unique_ptr<Database> admin_;  // PostgreSQL only: a second session
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest,
                          ::testing::Values(Backend::Sqlite, Backend::Postgres),
-                         [](const auto& info) {
-                           return info.param == Backend::Sqlite ? "Sqlite" : "Postgres";
-                         });
+                         testing::backend_name);
 
 TEST_P(DatabaseTest, ReportsItsBackendAndPings) {
   auto db = open();
@@ -194,7 +161,9 @@ TEST_P(DatabaseTest, ConcurrentReadThenWriteNeverLosesAnUpdate) {
 TEST_P(DatabaseTest, WriteCommittedConditionalUpdatesNeverOversell) {
   auto db = open({.pool_size = 8, .max_attempts = 3});
   db->transact(TxKind::Write, [](Tx& tx) {
-    tx.exec("CREATE TABLE stock (id INTEGER PRIMARY KEY, held INTEGER NOT NULL, on_hand INTEGER NOT NULL)");
+    tx.exec(
+        "CREATE TABLE stock (id INTEGER PRIMARY KEY, held INTEGER NOT NULL, on_hand INTEGER NOT "
+        "NULL)");
     tx.exec("INSERT INTO stock (id, held, on_hand) VALUES (1, 0, 50)");
   });
   constexpr int kThreads = 120;
@@ -208,7 +177,8 @@ TEST_P(DatabaseTest, WriteCommittedConditionalUpdatesNeverOversell) {
       go.arrive_and_wait();
       try {
         bool got = db->with_tx(TxKind::WriteCommitted, [](Tx& tx) {
-          return tx.exec("UPDATE stock SET held = held + 1 WHERE id = 1 AND on_hand - held >= 1") == 1;
+          return tx.exec("UPDATE stock SET held = held + 1 WHERE id = 1 AND on_hand - held >= 1") ==
+                 1;
         });
         (got ? held : short_)++;
       } catch (...) {

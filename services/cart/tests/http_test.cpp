@@ -5,11 +5,11 @@
 
 #include <emporium/app/app.hpp>
 #include <emporium/auth/jwt.hpp>
+#include <emporium/testing/http.hpp>
 #include <emporium/util/ids.hpp>
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <set>
 
 namespace emporium::cart {
@@ -20,36 +20,18 @@ const std::string mug_id = "aaaaaaaaaaaaaaaaaaaaaaaa";
 const std::string shirt_id = "bbbbbbbbbbbbbbbbbbbbbbbb";
 const std::string pen_id = "cccccccccccccccccccccccc";
 
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  Json body;
-  http::Response raw;
-
-  std::string header(std::string_view name) const {
-    auto value = raw.header(name);
-    return value ? std::string(*value) : std::string();
-  }
-  std::set<std::string> error_fields() const {
-    std::set<std::string> fields;
-    if (body.is_object() && body.contains("errors")) {
-      for (const auto& e : body["errors"]) fields.insert(e.value("field", ""));
-    }
-    return fields;
-  }
-};
+using emporium::testing::bearer;
+using emporium::testing::Reply;
 
 class CartHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_file_ =
-        std::filesystem::temp_directory_path() / ("cart-http-test-" + new_object_id() + ".db");
     signer_ = std::make_unique<auth::JwtSigner>(testing::generate_ec_private_key_pem(), "",
                                                 "emporium", 900);
     ServiceConfig config;
     config.service = "shopping-cart-service";
     config.host = "127.0.0.1";
-    config.database_url = "sqlite://" + db_file_.string();
+    config.database_url = db_file_.url();
     config.internal_token = kInternalToken;
     config.access_log = false;
     config.log_level = obs::Level::Error;
@@ -71,39 +53,12 @@ class CartHttpTest : public ::testing::Test {
     admin_token_ = signer_->sign(new_object_id(), "admin");
   }
 
-  void TearDown() override {
-    app_.reset();
-    std::error_code ignored;
-    for (const char* extra : {"", "-wal", "-shm"})
-      std::filesystem::remove(db_file_.string() + extra, ignored);
-  }
-
   Reply call(http::Method method, const std::string& target, const http::Headers& headers,
              const std::string& body = "", const std::string& content_type = "application/json") {
-    http::Request request;
-    request.method = method;
-    request.method_text = std::string(http::method_name(method));
-    request.target = target;
-    const auto q = target.find('?');
-    request.path = target.substr(0, q);
-    request.query_string = q == std::string::npos ? "" : target.substr(q + 1);
-    request.headers = headers;
-    if (!body.empty()) {
-      request.headers.emplace_back("Content-Type", content_type);
-      request.body = body;
-    }
-    request.peer_address = "127.0.0.1";
-    Reply reply;
-    reply.raw = app_->handle(request);
-    reply.status = reply.raw.status;
-    reply.content_type = reply.raw.content_type;
-    if (!reply.raw.body.empty()) reply.body = Json::parse(reply.raw.body);
-    return reply;
+    return emporium::testing::send(
+        *app_, emporium::testing::make_request(method, target, headers, body, content_type));
   }
 
-  static http::Headers bearer(const std::string& token) {
-    return {{"Authorization", "Bearer " + token}};
-  }
   static http::Headers internal() { return {{"X-Internal-Token", kInternalToken}}; }
 
   Reply add(const std::string& user, const std::string& token, const std::string& body) {
@@ -117,7 +72,7 @@ class CartHttpTest : public ::testing::Test {
     return call(http::Method::Get, "/api/cart/" + user, headers);
   }
 
-  std::filesystem::path db_file_;
+  emporium::testing::TempSqliteFile db_file_{"cart-http"};  // outlives app_
   std::unique_ptr<auth::JwtSigner> signer_;
   std::unique_ptr<App> app_;
   std::shared_ptr<testing::FakeCatalog> catalog_;

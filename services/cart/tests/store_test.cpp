@@ -39,7 +39,7 @@ std::string product_id(int n) {
 class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    EMPORIUM_CART_REQUIRE_BACKEND(GetParam());
+    EMPORIUM_REQUIRE_BACKEND(GetParam());
     database_ = std::make_unique<TestDatabase>(GetParam(), 8);
     store_ = std::make_unique<CartStore>(database_->db());
   }

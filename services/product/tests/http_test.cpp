@@ -6,12 +6,13 @@
 
 #include <emporium/app/app.hpp>
 #include <emporium/auth/jwt.hpp>
+#include <emporium/testing/http.hpp>
 #include <emporium/util/ids.hpp>
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <set>
+#include <utility>
 
 namespace emporium::product {
 namespace {
@@ -20,32 +21,15 @@ using http::Method;
 
 constexpr const char* kInternalToken = "0123456789abcdef0123";
 
-struct Reply {
-  int status = 0;
-  Json body;
-  http::Response raw;
-
-  std::string header(std::string_view name) const {
-    auto value = raw.header(name);
-    return value ? std::string(*value) : std::string();
-  }
-  std::set<std::string> error_fields() const {
-    std::set<std::string> fields;
-    if (body.is_object() && body.contains("errors")) {
-      for (const auto& e : body["errors"]) fields.insert(e.value("field", ""));
-    }
-    return fields;
-  }
-};
+using emporium::testing::Reply;
 
 class HttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_file_ = std::filesystem::temp_directory_path() / ("product-http-" + new_object_id() + ".db");
     ProductConfig config;
     config.common.service = "product-service";
     config.common.host = "127.0.0.1";
-    config.common.database_url = "sqlite://" + db_file_.string();
+    config.common.database_url = db_file_.url();
     config.common.internal_token = kInternalToken;
     config.common.access_log = false;
     config.common.log_level = obs::Level::Warn;
@@ -60,34 +44,10 @@ class HttpTest : public ::testing::Test {
     internal_ = {{"X-Internal-Token", kInternalToken}};
   }
 
-  void TearDown() override {
-    app_.reset();
-    std::error_code ignored;
-    for (const char* extra : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(db_file_.string() + extra, ignored);
-    }
-  }
-
   Reply call(Method method, const std::string& target, const std::string& body = "",
              http::Headers headers = {}) {
-    http::Request request;
-    request.method = method;
-    request.method_text = std::string(http::method_name(method));
-    request.target = target;
-    const auto q = target.find('?');
-    request.path = target.substr(0, q);
-    request.query_string = q == std::string::npos ? "" : target.substr(q + 1);
-    request.headers = std::move(headers);
-    if (!body.empty()) {
-      request.headers.emplace_back("Content-Type", "application/json");
-      request.body = body;
-    }
-    request.peer_address = "127.0.0.1";
-    Reply reply;
-    reply.raw = app_->handle(request);
-    reply.status = reply.raw.status;
-    if (!reply.raw.body.empty()) reply.body = Json::parse(reply.raw.body);
-    return reply;
+    return emporium::testing::send(
+        *app_, emporium::testing::make_request(method, target, std::move(headers), body));
   }
 
   static http::Headers with(http::Headers base, std::string name, std::string value) {
@@ -107,7 +67,7 @@ class HttpTest : public ::testing::Test {
     return r.body;
   }
 
-  std::filesystem::path db_file_;
+  emporium::testing::TempSqliteFile db_file_{"product-http"};  // outlives app_
   std::unique_ptr<auth::JwtSigner> signer_;
   std::unique_ptr<App> app_;
   http::Headers admin_, customer_, internal_;

@@ -4,47 +4,30 @@
 #include "user_service.hpp"
 
 #include <emporium/app/app.hpp>
+#include <emporium/testing/http.hpp>
 #include <emporium/util/ids.hpp>
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <set>
+#include <utility>
 
 namespace emporium::user {
 namespace {
 
 constexpr const char* kInternalToken = "0123456789abcdef0123";
 
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  Json body;
-  http::Response raw;
-
-  std::string header(std::string_view name) const {
-    auto value = raw.header(name);
-    return value ? std::string(*value) : std::string();
-  }
-  std::set<std::string> error_fields() const {
-    std::set<std::string> fields;
-    if (body.contains("errors")) {
-      for (const auto& e : body["errors"]) fields.insert(e.value("field", ""));
-    }
-    return fields;
-  }
-};
+using emporium::testing::bearer;
+using emporium::testing::Reply;
 
 class HttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_file_ =
-        std::filesystem::temp_directory_path() / ("user-http-test-" + new_object_id() + ".db");
     UserConfig config;
     config.common.service = "user-service";
     config.common.host = "127.0.0.1";
     config.common.port = 0;
-    config.common.database_url = "sqlite://" + db_file_.string();
+    config.common.database_url = db_file_.url();
     config.common.internal_token = kInternalToken;
     config.common.problem_error_member = true;
     config.common.access_log = false;
@@ -59,40 +42,12 @@ class HttpTest : public ::testing::Test {
     register_user_service(*app_, config);
   }
 
-  void TearDown() override {
-    app_.reset();
-    std::error_code ignored;
-    for (const char* extra : {"", "-wal", "-shm"})
-      std::filesystem::remove(db_file_.string() + extra, ignored);
-  }
-
   Reply call(http::Method method, const std::string& target, const std::string& body = "",
              const http::Headers& headers = {}) {
-    http::Request request;
-    request.method = method;
-    request.method_text = std::string(http::method_name(method));
-    request.target = target;
-    const auto q = target.find('?');
-    request.path = target.substr(0, q);
-    request.query_string = q == std::string::npos ? "" : target.substr(q + 1);
-    request.headers = headers;
-    if (!body.empty()) {
-      request.headers.emplace_back("Content-Type", "application/json");
-      request.body = body;
-    }
+    http::Request request = emporium::testing::make_request(method, target, headers, body);
     request.headers.emplace_back("Content-Length", std::to_string(body.size()));
-    request.peer_address = "127.0.0.1";
     request.client_address = "127.0.0.1";
-    Reply reply;
-    reply.raw = app_->handle(request);
-    reply.status = reply.raw.status;
-    reply.content_type = reply.raw.content_type;
-    if (!reply.raw.body.empty()) reply.body = Json::parse(reply.raw.body);
-    return reply;
-  }
-
-  static http::Headers bearer(const std::string& token) {
-    return {{"Authorization", "Bearer " + token}};
+    return emporium::testing::send(*app_, std::move(request));
   }
 
   Reply register_user(const std::string& email, const std::string& extra = "") {
@@ -108,7 +63,7 @@ class HttpTest : public ::testing::Test {
     return r.body.value("token", "");
   }
 
-  std::filesystem::path db_file_;
+  emporium::testing::TempSqliteFile db_file_{"user-http"};  // outlives app_
   std::unique_ptr<App> app_;
 };
 
