@@ -254,7 +254,10 @@ class PostgresDatabase final : public Database {
   Backend backend() const override { return Backend::Postgres; }
 
   void transact(TxKind kind, const std::function<void(Tx&)>& fn) override {
-    // Reads use a plain BEGIN (READ COMMITTED), not READ ONLY: they may call volatile functions.
+    if (kind == TxKind::Read) {
+      read(fn);
+      return;
+    }
     const std::string begin = kind == TxKind::Write ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
                               : kind == TxKind::WriteCommitted
                                   ? "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -295,6 +298,38 @@ class PostgresDatabase final : public Database {
         throw;
       }
       if (tag != "COMMIT") throw DbError("postgres: COMMIT answered " + tag);
+      return true;
+    });
+  }
+
+  // A READ COMMITTED transaction takes a new snapshot for every statement, so a read gains nothing
+  // from BEGIN/COMMIT but two round trips: reads run in autocommit mode. A session found dead is
+  // replaced and the read tried once more (it changed nothing).
+  void read(const std::function<void(Tx&)>& fn) {
+    bool reconnected = false;
+    run_with_retries(options_.max_attempts, [&] {
+      auto lease = slots_.acquire();
+      Connection& conn = *connections_[lease.index()];
+      try {
+        conn.ensure();
+      } catch (const ConnectionLost&) {
+        throw service_unavailable("Database unavailable", 1);
+      }
+      PgTx tx(conn);
+      const auto lost_again = [&] {
+        if (reconnected) throw service_unavailable("Database unavailable", 1);
+        reconnected = true;
+        return false;
+      };
+      try {
+        fn(tx);
+      } catch (...) {
+        if (tx.conflict()) return false;
+        if (tx.lost()) return lost_again();
+        throw;
+      }
+      if (tx.conflict()) return false;
+      if (tx.lost()) return lost_again();
       return true;
     });
   }
