@@ -1,6 +1,7 @@
 // Ids, time and crypto helpers.
 #include "emporium/util/crypto.hpp"
 #include "emporium/util/ids.hpp"
+#include "emporium/util/text.hpp"
 #include "emporium/util/time.hpp"
 
 #include <gtest/gtest.h>
@@ -149,6 +150,26 @@ TEST(Crypto, ConstantTimeEqual) {
   EXPECT_FALSE(constant_time_equal("secret", "secret-token"));
   EXPECT_FALSE(constant_time_equal("secret-token", ""));
   EXPECT_FALSE(constant_time_equal(std::string_view("a\0b", 3), std::string_view("a\0c", 3)));
+}
+
+}  // namespace
+}  // namespace emporium
+
+namespace emporium {
+namespace {
+
+TEST(Text, ParseCountTakesDigitsOnly) {
+  EXPECT_EQ(parse_count("2", 1, 100), 2);
+  EXPECT_EQ(parse_count("100", 1, 100), 100);
+  EXPECT_EQ(parse_count("101", 1, 100), std::nullopt);
+  EXPECT_EQ(parse_count("0", 1, 100), std::nullopt);
+  for (const char* bad : {"", "+2", "-2", "2.0", " 2", "2 ", "1e3", "99999999999"}) {
+    EXPECT_EQ(parse_count(bad, 0, 1'000'000'000), std::nullopt) << bad;
+  }
+}
+
+TEST(Text, PercentEncodeKeepsOnlyUnreserved) {
+  EXPECT_EQ(percent_encode("red shirt&x=1/é~._-"), "red%20shirt%26x%3D1%2F%C3%A9~._-");
 }
 
 }  // namespace

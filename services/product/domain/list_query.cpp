@@ -4,40 +4,12 @@
 #include "domain/validation.hpp"
 
 #include <emporium/util/ids.hpp>
+#include <emporium/util/text.hpp>
 
 #include <unordered_set>
 
 namespace emporium::product::domain {
 namespace {
-
-// Decimal digits only ("2", not "+2", "2.0" or " 2").
-std::optional<std::int64_t> parse_count(std::string_view text, std::int64_t min, std::int64_t max) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  std::int64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value < min || value > max) return std::nullopt;
-  return value;
-}
-
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0x0F]);
-    }
-  }
-  return out;
-}
 
 std::string format_price(std::int64_t minor, const Currency& currency) {
   if (currency.exponent == 0) return std::to_string(minor);

@@ -5,8 +5,8 @@
 
 #include <emporium/error/errors.hpp>
 #include <emporium/util/ids.hpp>
+#include <emporium/util/text.hpp>
 
-#include <charconv>
 #include <string>
 
 namespace emporium::user {
@@ -25,34 +25,6 @@ const std::string& caller_id(const Request& request) {
   const Principal& principal = request.user();
   if (principal.user_id.empty()) throw unauthorized("A user token is required");
   return principal.user_id;
-}
-
-// Decimal digits only ("2", not "+2", "2.0" or " 2").
-std::optional<std::int64_t> parse_count(const std::string& text, std::int64_t min,
-                                        std::int64_t max) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  std::int64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text[0] == '-') return std::nullopt;
-  if (value < min || value > max) return std::nullopt;
-  return value;
-}
-
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0x0F]);
-    }
-  }
-  return out;
 }
 
 std::string page_link(std::int64_t page, std::int64_t limit, const std::string& q,
