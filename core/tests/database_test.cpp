@@ -138,8 +138,8 @@ TEST_P(DatabaseTest, ConcurrentReadThenWriteNeverLosesAnUpdate) {
           tx.exec("UPDATE counter SET n = $1 WHERE id = $2", {n + 1, std::int64_t{1}});
         });
         ++ok;
-      } catch (const HttpError& e) {
-        (e.status() == 503 ? unavailable : other)++;
+      } catch (const Unavailable&) {
+        ++unavailable;
       } catch (...) {
         ++other;
       }
@@ -421,9 +421,9 @@ TEST_P(DatabaseTest, PersistentConflictEndsIn503) {
     calls = 0;
     try {
       db->transact(TxKind::Write, fn);
-      ADD_FAILURE() << "expected a 503";
-    } catch (const HttpError& e) {
-      EXPECT_EQ(e.status(), 503);
+      ADD_FAILURE() << "expected db::Unavailable (503)";
+    } catch (const Unavailable& e) {
+      EXPECT_GE(e.retry_after_seconds(), 1);
     }
   };
 
@@ -516,10 +516,9 @@ TEST(DatabaseOpen, UnreachablePostgresIs503AndPingFalse) {
   EXPECT_FALSE(db->ping());
   try {
     db->query("SELECT 1");
-    ADD_FAILURE() << "expected a 503";
-  } catch (const HttpError& e) {
-    EXPECT_EQ(e.status(), 503);
-    EXPECT_EQ(e.detail(), "Database unavailable");
+    ADD_FAILURE() << "expected db::Unavailable (503)";
+  } catch (const Unavailable& e) {
+    EXPECT_GE(e.retry_after_seconds(), 1);
   }
 }
 

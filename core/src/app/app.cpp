@@ -307,6 +307,13 @@ Response App::handle(Request& request) {
     response = dispatch(request);
   } catch (const HttpError& e) {
     response = problem(request, e);
+  } catch (const db::Unavailable& e) {
+    // The one place a database failure becomes HTTP: the client learns when to retry, the log
+    // keeps the backend's reason.
+    log_->warn("database unavailable",
+               {{"requestId", request.request_id}, {"error", e.what()}, {"route", request.route}});
+    response = problem(request, service_unavailable("The database is unavailable, retry shortly",
+                                                    e.retry_after_seconds()));
   } catch (const std::exception& e) {
     log_->error("unhandled exception",
                 {{"requestId", request.request_id}, {"error", e.what()}, {"route", request.route}});

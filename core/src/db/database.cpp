@@ -188,7 +188,7 @@ void run_with_retries(int max_attempts, const std::function<bool()>& attempt) {
     std::uniform_int_distribution<int> pick(cap_us / 2, cap_us);
     std::this_thread::sleep_for(std::chrono::microseconds(pick(rng)));
   }
-  throw service_unavailable("The database is busy, retry shortly", 1);
+  throw Unavailable("database busy: conflicts outlasted the retries", 1);
 }
 
 }  // namespace emporium::db

@@ -22,6 +22,13 @@ class RetryableConflict : public DbError {
   using DbError::DbError;
 };
 
+// The core-owned table behind Database::can_write(): one row rewritten by every readiness check.
+inline constexpr const char* kCreateHealthTable =
+    "CREATE TABLE IF NOT EXISTS emporium_health (id INTEGER PRIMARY KEY, checked_at TEXT NOT NULL)";
+inline constexpr const char* kHealthUpsert =
+    "INSERT INTO emporium_health (id, checked_at) VALUES (1, $1) "
+    "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
+
 // Slots 0…size-1, each owned by at most one thread at a time. The backend keeps one connection
 // per slot; a Lease is the right to use that connection.
 class ConnectionSlots {
@@ -62,7 +69,7 @@ class ConnectionSlots {
 
 // Calls `attempt` until it returns true (committed); `false` means a retryable conflict, after
 // which it sleeps a jittered, exponentially growing delay (≈2 ms doubling up to 50 ms). After
-// `max_attempts` conflicts it throws service_unavailable (503 with Retry-After).
+// `max_attempts` conflicts it throws Unavailable (503 with Retry-After, mapped by the App).
 void run_with_retries(int max_attempts, const std::function<bool()>& attempt);
 
 }  // namespace emporium::db

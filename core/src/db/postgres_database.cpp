@@ -42,7 +42,7 @@ constexpr const char* kCreateMigrationsTable =
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
 
 // The session is gone (server restart, network, idle timeout). Internal: transact turns it into
-// service_unavailable, migrate lets it through as the DbError it is.
+// db::Unavailable, migrate lets it through as the DbError it is.
 class ConnectionLost : public DbError {
  public:
   using DbError::DbError;
@@ -272,14 +272,14 @@ class PostgresDatabase final : public Database {
       } catch (...) {
         conn.rollback();
         if (tx.conflict()) return false;  // whatever `fn` made of the conflict, run it again
-        if (tx.lost()) throw service_unavailable("Database unavailable", 1);
+        if (tx.lost()) throw Unavailable("postgres: database unavailable", 1);
         throw;
       }
       if (tx.conflict()) {
         conn.rollback();
         return false;
       }
-      if (tx.lost()) throw service_unavailable("Database unavailable", 1);
+      if (tx.lost()) throw Unavailable("postgres: database unavailable", 1);
       // `fn` swallowed a failed statement: PostgreSQL would answer COMMIT with ROLLBACK.
       if (conn.in_failed_transaction()) {
         conn.rollback();
@@ -292,7 +292,7 @@ class PostgresDatabase final : public Database {
         conn.rollback();
         return false;
       } catch (const ConnectionLost&) {
-        throw service_unavailable("Database unavailable", 1);
+        throw Unavailable("postgres: database unavailable", 1);
       } catch (...) {
         conn.rollback();
         throw;
@@ -313,11 +313,11 @@ class PostgresDatabase final : public Database {
       try {
         conn.ensure();
       } catch (const ConnectionLost&) {
-        throw service_unavailable("Database unavailable", 1);
+        throw Unavailable("postgres: database unavailable", 1);
       }
       PgTx tx(conn);
       const auto lost_again = [&] {
-        if (reconnected) throw service_unavailable("Database unavailable", 1);
+        if (reconnected) throw Unavailable("postgres: database unavailable", 1);
         reconnected = true;
         return false;
       };
@@ -365,6 +365,7 @@ class PostgresDatabase final : public Database {
     } unlock{conn, key};
 
     conn.command(kCreateMigrationsTable);
+    conn.command(kCreateHealthTable);
     std::set<std::int64_t> applied;
     for (const Row& row : conn.run("SELECT version FROM schema_migrations", {}).rows) {
       applied.insert(row.integer(0));
@@ -382,6 +383,15 @@ class PostgresDatabase final : public Database {
       conn.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                {std::int64_t{m->version}, m->name, iso8601(now_ms())});
       conn.command("COMMIT");
+    }
+  }
+
+  bool can_write() override {
+    try {
+      transact(TxKind::Write, [](Tx& tx) { tx.exec(kHealthUpsert, {iso8601(now_ms())}); });
+      return true;
+    } catch (...) {
+      return false;
     }
   }
 
@@ -410,7 +420,7 @@ class PostgresDatabase final : public Database {
         conn.command(begin);
       }
     } catch (const ConnectionLost&) {
-      throw service_unavailable("Database unavailable", 1);
+      throw Unavailable("postgres: database unavailable", 1);
     }
   }
 

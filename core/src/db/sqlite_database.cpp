@@ -306,6 +306,7 @@ class SqliteDatabase final : public Database {
     }
     try {
       conn.exec(kCreateMigrationsTable);
+      conn.exec(kCreateHealthTable);
       std::set<std::int64_t> applied;
       for (const Row& row : conn.run("SELECT version FROM schema_migrations", {}).rows) {
         applied.insert(row.integer(0));
@@ -326,6 +327,15 @@ class SqliteDatabase final : public Database {
     } catch (...) {
       conn.rollback();
       throw;
+    }
+  }
+
+  bool can_write() override {
+    try {
+      transact(TxKind::Write, [](Tx& tx) { tx.exec(kHealthUpsert, {iso8601(now_ms())}); });
+      return true;
+    } catch (...) {
+      return false;
     }
   }
 

@@ -3,8 +3,8 @@
 // - SQL uses `$1…$N` placeholders on both backends (SQLite rewrites them to `?N`, so `$2 … $1`
 //   binds right).
 // - Work runs in transactions that the layer may run again: on SQLITE_BUSY, 40001 or 40P01 the
-//   function is retried a bounded number of times, then service_unavailable (503, Retry-After) is
-//   thrown, never a 500.
+//   function is retried within a bounded budget, then db::Unavailable (503, Retry-After, mapped by
+//   the App) is thrown, never a 500.
 // - SQLite write transactions start with BEGIN IMMEDIATE; PostgreSQL write transactions run at
 //   REPEATABLE READ, so a read-then-write on a row another transaction changed is retried instead
 //   of losing an update.
@@ -71,6 +71,19 @@ class UniqueViolation : public DbError {
 class CheckViolation : public DbError {
  public:
   using DbError::DbError;
+};
+// The database cannot serve the request now, through no fault of the request: connection lost or
+// frozen, a statement, lock or pool deadline passed, conflicts still failing at the end of the
+// retry budget, storage full, unwritable or moved. The App maps it (once, in app.cpp) to 503 with
+// `Retry-After`; the database layer never throws HttpError.
+class Unavailable : public DbError {
+ public:
+  explicit Unavailable(const std::string& message, long retry_after_seconds = 1)
+      : DbError(message), retry_after_seconds_(retry_after_seconds) {}
+  long retry_after_seconds() const { return retry_after_seconds_; }
+
+ private:
+  long retry_after_seconds_;
 };
 
 // A statement runner bound to one connection inside one transaction.
@@ -144,6 +157,11 @@ class Database {
 
   // True when a trivial query succeeds (used by /readyz).
   virtual bool ping() = 0;
+
+  // True when a tiny real write commits (an upsert into the core-owned table `emporium_health`),
+  // within the statement/lock deadlines: catches a full disk, an unwritable or moved SQLite file,
+  // a read-only PostgreSQL. Used by /readyz's "can write" check; never throws.
+  virtual bool can_write() = 0;
 };
 
 }  // namespace emporium::db
