@@ -112,7 +112,7 @@ TEST_F(AppTest, RequestIdIsEchoedOnlyWhenWellFormed) {
 TEST_F(AppTest, WrongMethodIs405WithAllow) {
   auto res = call(Method::Delete, "/api/things/1");
   EXPECT_EQ(res.status, 405);
-  EXPECT_EQ(*res.header("Allow"), "GET");
+  EXPECT_EQ(*res.header("Allow"), "GET, HEAD");
 }
 
 TEST_F(AppTest, JsonChecksComeBeforeAuth) {

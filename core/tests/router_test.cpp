@@ -44,9 +44,18 @@ TEST(Router, WrongMethodIs405WithAllow) {
   r.add(Method::Get, "/api/users/me", named("me"));
   r.add(Method::Put, "/api/users/me", named("put-me"));
   r.add(Method::Get, "/api/users/:id", named("get"));
-  EXPECT_EQ(run(r, Method::Delete, "/api/users/me"), "405 GET, PUT");
+  EXPECT_EQ(run(r, Method::Delete, "/api/users/me"), "405 GET, HEAD, PUT");
   EXPECT_EQ(run(r, Method::Put, "/api/users/me"), "put-me");
-  EXPECT_EQ(run(r, Method::Put, "/api/users/x"), "405 GET");
+  EXPECT_EQ(run(r, Method::Put, "/api/users/x"), "405 GET, HEAD");
+}
+
+// RFC 9110 §9.3.2: HEAD where GET works (it was a 405).
+TEST(Router, HeadIsServedByTheGetRoute) {
+  Router r;
+  r.add(Method::Get, "/api/users/:id", named("get"));
+  r.add(Method::Post, "/api/login", named("login"));
+  EXPECT_EQ(run(r, Method::Head, "/api/users/x"), "get id=x");
+  EXPECT_EQ(run(r, Method::Head, "/api/login"), "405 POST");
 }
 
 TEST(Router, ParametersAndNestedPaths) {

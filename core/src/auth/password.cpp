@@ -6,6 +6,9 @@
 #include "emporium/util/crypto.hpp"
 
 #include <argon2.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <future>
 
 #include <algorithm>
@@ -74,7 +77,15 @@ PasswordHasher::~PasswordHasher() {
   for (auto& t : threads_) t.join();
 }
 
+namespace {
+constexpr int kHashThreadNice = 10;
+}  // namespace
+
 void PasswordHasher::serve() {
+  // Hashing is CPU work that can wait a little; reads cannot. A lower priority for these threads
+  // (Linux applies nice per thread) lets the I/O threads and the workers preempt a login burst,
+  // so probes and reads keep their latency while the burst shares what is left.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kHashThreadNice);
   for (;;) {
     std::function<void()> work;
     {

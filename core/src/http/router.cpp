@@ -69,15 +69,29 @@ Router::Match Router::match(Method method, std::string_view path) const {
   Match result;
   auto parts = split_path(path);
   std::vector<std::string> allowed;
+  auto allow = [&](Method m) {
+    std::string name(method_name(m));
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) allowed.push_back(name);
+  };
+  // HEAD is served by the GET route where no HEAD route exists (RFC 9110 §9.3.2): same status
+  // and headers, no body (the server drops it).
+  const Route* get_route = nullptr;
   for (const auto& route : routes_) {
     if (!matches(*route, parts, nullptr)) continue;
     if (route->method == method && !result.route) {
       result.route = route.get();
       matches(*route, parts, &result.params);
     } else if (route->method != method) {
-      std::string name(method_name(route->method));
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) allowed.push_back(name);
+      if (method == Method::Head && route->method == Method::Get && !get_route) {
+        get_route = route.get();
+      }
+      allow(route->method);
+      if (route->method == Method::Get) allow(Method::Head);
     }
+  }
+  if (!result.route && get_route) {
+    result.route = get_route;
+    matches(*get_route, parts, &result.params);
   }
   if (!result.route) {
     for (std::size_t i = 0; i < allowed.size(); ++i) {

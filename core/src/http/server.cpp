@@ -1,8 +1,13 @@
 // HTTP/1.1 server over Boost.Beast with C++20 coroutines. The only translation unit that includes
 // Beast/Asio (DESIGN §3: such a unit costs 25–130 s to compile).
 //
-// Threads: `io_threads` run the io_context (sockets, parsing, writing); every request's handler
-// runs on a separate pool of `worker_threads`, so blocking work never stalls network I/O.
+// Threads: `io_threads` run the io_context (sockets, parsing, writing). A request's handler runs
+// in its lane: Inline on the I/O thread (answers from memory: health, readiness, metrics), Worker
+// on the pool of `worker_threads`, Slow on the pool of `slow_threads` (argon2, bodies over
+// kLargeBody), so blocking work never stalls network I/O and expensive work cannot occupy the
+// workers that serve reads. Each pool admits at most threads + queue limit requests; the next
+// one gets 503 with Retry-After at once. Large bodies draw on a memory budget before they are
+// read, and connections beyond `max_connections` are closed on accept.
 // Drain (DESIGN §8): on SIGTERM/SIGINT the acceptor closes; requests in flight complete and are
 // answered with `Connection: close`; idle keep-alive connections stay open for `drain_idle_ms`
 // (a request arriving on one is served, then the connection closes), then are closed; the process
@@ -20,6 +25,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 namespace emporium::http {
@@ -60,9 +66,14 @@ struct Server::Impl {
   ErrorResponder on_error;
   asio::io_context ioc;
   asio::thread_pool workers;
+  asio::thread_pool slow_workers;
   tcp::acceptor acceptor;
   std::atomic<bool> draining{false};
   std::atomic<bool> stopped{false};
+  std::atomic<bool> grace_expired{false};
+  std::atomic<int> worker_pending{0};  // queued + running on `workers`
+  std::atomic<int> slow_pending{0};    // queued + running on `slow_workers`
+  std::atomic<std::size_t> body_bytes{0};
   asio::steady_timer drain_timer;
   asio::steady_timer grace_timer;
   asio::strand<asio::io_context::executor_type> control;
@@ -77,6 +88,7 @@ struct Server::Impl {
         on_error(std::move(e)),
         ioc(std::max(1, options.io_threads)),
         workers(static_cast<std::size_t>(std::max(1, options.worker_threads))),
+        slow_workers(static_cast<std::size_t>(std::max(1, options.slow_threads))),
         acceptor(ioc),
         drain_timer(ioc),
         grace_timer(ioc),
@@ -98,6 +110,12 @@ struct Server::Impl {
       std::uint64_t id;
       {
         std::lock_guard lock(sessions_mutex);
+        if (sessions.size() >= static_cast<std::size_t>(std::max(1, options.max_connections))) {
+          // Each connection costs buffers and a coroutine frame: past the cap, refuse it rather
+          // than let a flood of idle or stalled connections take the process's memory.
+          socket.close(ec);
+          continue;
+        }
         id = next_session++;
         sessions.emplace(id, state);
       }
@@ -123,18 +141,30 @@ struct Server::Impl {
     return req;
   }
 
-  asio::awaitable<Response> run_handler(Request& req) {
-    if (options.worker_threads == 0) {
+  asio::awaitable<Response> run_handler(Request& req, Lane lane) {
+    if (lane == Lane::Inline || options.worker_threads == 0) {
       try {
         co_return handler(req);
       } catch (...) {
         co_return on_error(req, 500, "Internal error");
       }
     }
-    // Hop to the worker pool for the handler, then back to this connection's strand.
+    const bool slow = lane == Lane::Slow;
+    auto& pending = slow ? slow_pending : worker_pending;
+    const int limit = slow ? std::max(1, options.slow_threads) + options.slow_queue_limit
+                           : std::max(1, options.worker_threads) + options.worker_queue_limit;
+    if (pending.fetch_add(1) >= limit) {
+      pending.fetch_sub(1);
+      co_return on_error(req, 503, "The service is busy, retry shortly");
+    }
+    // Counted until the handler has returned, so the drain knows whether any is still running.
     co_return co_await asio::co_spawn(
-        workers,
-        [this, &req]() -> asio::awaitable<Response> {
+        slow ? slow_workers : workers,
+        [this, &req, &pending]() -> asio::awaitable<Response> {
+          struct Done {
+            std::atomic<int>& n;
+            ~Done() { n.fetch_sub(1); }
+          } done{pending};
           try {
             co_return handler(req);
           } catch (...) {
@@ -143,6 +173,31 @@ struct Server::Impl {
         },
         asio::use_awaitable);
   }
+
+  // Holds a large body's share of `body_memory_limit` until the request is answered.
+  class BodyBudget {
+   public:
+    explicit BodyBudget(std::atomic<std::size_t>& used) : used_(used) {}
+    BodyBudget(const BodyBudget&) = delete;
+    BodyBudget& operator=(const BodyBudget&) = delete;
+    ~BodyBudget() { release(); }
+    bool take(std::size_t bytes, std::size_t limit) {
+      std::size_t now = used_.load();
+      do {
+        if (now + bytes > limit) return false;
+      } while (!used_.compare_exchange_weak(now, now + bytes));
+      held_ = bytes;
+      return true;
+    }
+    void release() {
+      if (held_ != 0) used_.fetch_sub(held_);
+      held_ = 0;
+    }
+
+   private:
+    std::atomic<std::size_t>& used_;
+    std::size_t held_ = 0;
+  };
 
   static void to_beast(const Response& res, bhttp::response<bhttp::string_body>& out) {
     out.result(static_cast<unsigned>(res.status));
@@ -166,20 +221,43 @@ struct Server::Impl {
     beast::flat_buffer buffer;
     for (;;) {
       if (draining && drain_idle_passed_for_session()) break;
+      // An idle keep-alive connection waits for the first byte of its next request under the
+      // idle timeout (or the drain's); from that byte on, the whole request must arrive within
+      // read_timeout_ms.
+      state->busy = false;
+      if (buffer.size() == 0) {
+        stream.expires_after(
+            std::chrono::milliseconds(draining ? options.drain_idle_ms : options.idle_timeout_ms));
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096),
+                                                       asio::as_tuple(asio::use_awaitable));
+        if (ec) break;
+        buffer.commit(n);
+      }
+      state->busy = true;
+      stream.expires_after(std::chrono::milliseconds(options.read_timeout_ms));
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
-      state->busy = buffer.size() > 0;
-      stream.expires_after(std::chrono::milliseconds(
-          buffer.size() > 0 ? options.read_timeout_ms
-                            : (draining ? options.drain_idle_ms : options.idle_timeout_ms)));
-      auto [ec, n] =
-          co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser,
+                                                       asio::as_tuple(asio::use_awaitable));
       (void)n;
-      state->busy = true;
+      BodyBudget budget(body_bytes);
+      int status = 0;
+      std::string detail;
+      if (!ec) {
+        const std::size_t announced =
+            parser.chunked() ? options.body_limit : parser.content_length().value_or(0);
+        if (announced > kLargeBody && !budget.take(announced, options.body_memory_limit)) {
+          status = 503;
+          detail = "Too many large requests in progress, retry shortly";
+        } else if (!parser.is_done()) {
+          auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser,
+                                                      asio::as_tuple(asio::use_awaitable));
+          (void)bn;
+          ec = bec;
+        }
+      }
       if (ec) {
-        int status = 0;
-        std::string detail;
         if (ec == bhttp::error::body_limit) {
           status = 413;
           detail = "Request body is larger than the limit";
@@ -192,36 +270,41 @@ struct Server::Impl {
           status = 400;
           detail = "Malformed HTTP request";
         }
-        if (status != 0) {
-          Request req;
-          req.peer_address = peer;
-          if (parser.is_header_done()) {
-            auto& msg = parser.get();
-            req.method = to_method(msg.method());
-            req.method_text = std::string(msg.method_string());
-            req.target = std::string(msg.target());
-            req.path = req.target.substr(0, req.target.find('?'));
-            for (const auto& field : msg) {
-              req.headers.emplace_back(std::string(field.name_string()),
-                                       std::string(field.value()));
-            }
+      }
+      if (status != 0) {
+        Request req;
+        req.peer_address = peer;
+        if (parser.is_header_done()) {
+          auto& msg = parser.get();
+          req.method = to_method(msg.method());
+          req.method_text = std::string(msg.method_string());
+          req.target = std::string(msg.target());
+          req.path = req.target.substr(0, req.target.find('?'));
+          for (const auto& field : msg) {
+            req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
           }
-          Response res = co_await run_error(req, status, detail);
-          bhttp::response<bhttp::string_body> out;
-          to_beast(res, out);
-          out.keep_alive(false);
-          out.prepare_payload();
-          stream.expires_after(std::chrono::milliseconds(options.read_timeout_ms));
-          co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
         }
+        // The server's own errors are cheap to build: answered here, never queued.
+        Response res = on_error(req, status, detail);
+        bhttp::response<bhttp::string_body> out;
+        to_beast(res, out);
+        out.keep_alive(false);
+        out.prepare_payload();
+        stream.expires_after(std::chrono::milliseconds(options.read_timeout_ms));
+        co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
         break;
       }
+      if (ec) break;  // closed, timed out or cancelled mid-request: nobody to answer
+
       auto& msg = parser.get();
       bool keep_alive = msg.keep_alive();
       int version = static_cast<int>(msg.version());
       Request req = make_request(msg, peer);
       stream.expires_never();
-      Response res = co_await run_handler(req);
+      Lane lane = options.lane_of ? options.lane_of(req) : Lane::Worker;
+      if (lane == Lane::Worker && req.body.size() > kLargeBody) lane = Lane::Slow;
+      Response res = co_await run_handler(req, lane);
+      budget.release();
 
       bhttp::response<bhttp::string_body> out;
       out.version(version);
@@ -230,9 +313,16 @@ struct Server::Impl {
       out.keep_alive(keep_alive);
       out.prepare_payload();
       stream.expires_after(std::chrono::milliseconds(options.read_timeout_ms));
-      auto [wec, wn] =
-          co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
-      (void)wn;
+      boost::system::error_code wec;
+      if (req.method == Method::Head) {
+        // Same status and headers as GET, Content-Length included; no body (RFC 9110 §9.3.2).
+        bhttp::response_serializer<bhttp::string_body> serializer(out);
+        std::tie(wec, std::ignore) = co_await bhttp::async_write_header(
+            stream, serializer, asio::as_tuple(asio::use_awaitable));
+      } else {
+        std::tie(wec, std::ignore) =
+            co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+      }
       if (wec || !keep_alive) break;
     }
     boost::system::error_code ignored;
@@ -240,15 +330,6 @@ struct Server::Impl {
     stream.socket().close(ignored);
     state->stream = nullptr;
     finish_session(id);
-  }
-
-  asio::awaitable<Response> run_error(Request& req, int status, const std::string& detail) {
-    co_return co_await asio::co_spawn(
-        workers,
-        [this, &req, status, &detail]() -> asio::awaitable<Response> {
-          co_return on_error(req, status, detail);
-        },
-        asio::use_awaitable);
   }
 
   bool drain_idle_passed_for_session() const { return drain_idle_passed_flag.load(); }
@@ -314,6 +395,7 @@ struct Server::Impl {
       grace_timer.expires_after(std::chrono::milliseconds(options.shutdown_grace_ms));
       grace_timer.async_wait([this](boost::system::error_code ec) {
         if (ec) return;
+        grace_expired = true;
         close_all_sessions();
         stopped = true;
         ioc.stop();
@@ -329,6 +411,7 @@ Server::Server(ServerOptions options, Handler handler, ErrorResponder on_error)
 Server::~Server() {
   impl_->ioc.stop();
   impl_->workers.join();
+  impl_->slow_workers.join();
 }
 
 void Server::listen() {
@@ -367,7 +450,12 @@ int Server::run(const std::function<void()>& on_ready) {
   impl.ioc.run();
   for (auto& t : threads) t.join();
   signals.cancel();
+  if (impl.grace_expired && impl.worker_pending + impl.slow_pending > 0) {
+    // A handler is stuck past the grace period (a call without a deadline): it cannot be joined.
+    return 0;
+  }
   impl.workers.join();
+  impl.slow_workers.join();
   // While the set lives, a repeated signal only queues. Once it is gone the default action would
   // apply again, and a second SIGTERM from an impatient supervisor would kill the process while
   // it finishes exiting: the drain is over, so further signals are ignored.
@@ -381,6 +469,14 @@ int Server::run(const std::function<void()>& on_ready) {
 
 void Server::stop() {
   impl_->start_drain();
+}
+
+bool Server::draining() const {
+  return impl_->draining;
+}
+
+bool Server::abandoned() const {
+  return impl_->grace_expired && impl_->worker_pending + impl_->slow_pending > 0;
 }
 
 }  // namespace emporium::http

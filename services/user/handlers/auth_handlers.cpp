@@ -80,12 +80,14 @@ Response logout(Accounts& accounts, Request& request) {
 void register_auth_handlers(App& app, const std::shared_ptr<Accounts>& accounts,
                             const std::shared_ptr<const auth::JwtSigner>& signer) {
   const http::RouteOptions public_json{http::Access::Public, true};
+  // argon2 routes run in the slow lane: a login burst cannot occupy the workers serving reads.
+  const http::RouteOptions public_json_slow{http::Access::Public, true, http::Lane::Slow};
   app.route(
       http::Method::Post, "/api/users/register",
-      [accounts](Request& r) { return register_user(*accounts, r); }, public_json);
+      [accounts](Request& r) { return register_user(*accounts, r); }, public_json_slow);
   app.route(
       http::Method::Post, "/api/users/login",
-      [accounts](Request& r) { return login(*accounts, r); }, public_json);
+      [accounts](Request& r) { return login(*accounts, r); }, public_json_slow);
   app.route(
       http::Method::Post, "/api/users/refresh",
       [accounts](Request& r) { return refresh(*accounts, r); }, public_json);

@@ -158,8 +158,9 @@ void register_user_handlers(App& app, const std::shared_ptr<Accounts>& accounts)
   using http::Method;
   app.route(Method::Get, "/api/users/me", [accounts](Request& r) { return get_me(*accounts, r); },
             {Access::User, false});
+  // A password change runs argon2: slow lane.
   app.route(Method::Put, "/api/users/me", [accounts](Request& r) { return put_me(*accounts, r); },
-            {Access::User, true});
+            {Access::User, true, http::Lane::Slow});
   app.route(Method::Get, "/api/users", [accounts](Request& r) { return list_users(*accounts, r); },
             {Access::Admin, false});
   app.route(Method::Get, "/api/users/:id",

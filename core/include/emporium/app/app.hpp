@@ -16,6 +16,7 @@
 #include "emporium/obs/log.hpp"
 #include "emporium/obs/metrics.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,11 +44,22 @@ struct ServiceConfig {
       false;  // also repeat `detail` as `error` (user-service, as the seed did)
   int drain_idle_ms = 6000;
   int shutdown_grace_ms = 20000;
+  int read_timeout_ms = 30000;  // a whole request, from its first byte
+  int idle_timeout_ms = 60000;  // a keep-alive connection waiting for its next request
+  // Execution model (DESIGN §4): lanes, admission and memory bounds of the server.
+  int worker_queue_limit = 128;
+  int slow_threads = 4;
+  int slow_queue_limit = 64;
+  int max_connections = 4096;
+  int body_memory_limit_mb = 64;
+  int ready_check_interval_ms = 1000;
 
   // Reads PORT, HOST, DATABASE_URL (default sqlite:var/<service>.db), IO_THREADS,
   // WORKER_THREADS, DB_POOL_SIZE, INTERNAL_TOKEN (required, ≥ 16 chars), JWT_ISSUER,
   // JWT_PUBLIC_KEY_FILE, JWT_KID, TRUSTED_PROXIES (default 127.0.0.1,::1), LOG_LEVEL,
-  // ACCESS_LOG, DRAIN_IDLE_MS, SHUTDOWN_GRACE_MS. Throws ConfigError naming the variable.
+  // ACCESS_LOG, DRAIN_IDLE_MS, SHUTDOWN_GRACE_MS, READ_TIMEOUT_MS, IDLE_TIMEOUT_MS,
+  // WORKER_QUEUE_LIMIT, SLOW_THREADS, SLOW_QUEUE_LIMIT, MAX_CONNECTIONS, BODY_MEMORY_LIMIT_MB,
+  // READY_CHECK_INTERVAL_MS. Throws ConfigError naming the variable.
   static ServiceConfig from_env(const Env& env, std::string service, std::uint16_t default_port);
 };
 
@@ -76,6 +88,13 @@ class App {
   // Runs `fn` every `interval_ms` on its own background thread from run()
   // (e.g. a reservation sweeper) until the server has drained. Exceptions are logged, never fatal.
   void every(std::string name, int interval_ms, std::function<void()> fn);
+  // Adds a readiness check. Checks run together on a background thread every
+  // READY_CHECK_INTERVAL_MS (and at once after a request met an unavailable database); /readyz
+  // answers from their last results on the I/O thread, so it never queues behind handlers: 503
+  // with Retry-After while any check fails, while the results are stale (a check hangs) and
+  // while draining. open_database() adds "database" (ping) and "database-write" (can_write).
+  // A check must bound its own time and return false rather than throw.
+  void readiness_check(std::string name, std::function<bool()> check);
 
   // The full request pipeline (request id, access log, metrics, errors, JSON, auth, handler),
   // exposed for tests that drive it without sockets.
@@ -90,6 +109,9 @@ class App {
   http::Response problem(const http::Request& request, const HttpError& error) const;
   void finish(http::Request& request, http::Response& response, double seconds);
   void authenticate(http::Request& request, const http::Route& route);
+  http::Lane lane_of(const http::Request& request) const;
+  http::Response readiness(http::Request& request);
+  void run_readiness_checks();
 
   ServiceConfig config_;
   std::unique_ptr<obs::Logger> log_;
@@ -105,6 +127,10 @@ class App {
     std::function<void()> fn;
   };
   std::vector<Periodic> periodic_;
+
+  struct Readiness;  // checks, their last results, the checker's wake-up
+  std::unique_ptr<Readiness> readiness_;
+  std::atomic<const http::Server*> server_{nullptr};  // set while run() serves (drain state)
 };
 
 // Runs `fn` (a main body) and turns ConfigError and start-up failures into a one-line message on

@@ -21,9 +21,19 @@ enum class Access {
   UserOrInternal,   // any valid token or X-Internal-Token (ownership is the handler's job)
 };
 
+// Where a route's handler runs (DESIGN §4, execution model).
+enum class Lane {
+  Worker,  // the bounded worker pool (default): database work, anything that may block
+  Slow,    // a separate bounded pool for expensive work (argon2: login, register, password
+           // change), so a burst of it cannot occupy the workers that serve reads
+  Inline,  // on the I/O thread, never queued: only handlers that answer from memory at once
+           // (/healthz, /readyz, /metrics)
+};
+
 struct RouteOptions {
   Access access = Access::Public;
   bool json_body = false;  // require application/json, parse (400/413/415) before auth
+  Lane lane = Lane::Worker;
 };
 
 struct Route {
