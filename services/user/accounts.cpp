@@ -323,10 +323,23 @@ store::UserPage Accounts::list_users(std::string_view query_lower, std::int64_t 
   });
 }
 
-domain::User Accounts::change_role(std::string_view id, std::string_view role) {
+void Accounts::require_admin(std::string_view caller_id) {
+  const auto caller =
+      db_.with_tx(TxKind::Read, [&](Tx& tx) { return store::find_user_by_id(tx, caller_id); });
+  if (!caller) throw unauthorized("User no longer exists");
+  if (caller->role != domain::kRoleAdmin) throw forbidden("Admin role required");
+}
+
+domain::User Accounts::change_role(std::string_view actor_id, std::string_view id,
+                                   std::string_view role) {
   const std::int64_t now = clock_();
   return db_.with_tx(TxKind::Write, [&](Tx& tx) {
     store::touch_admins_guard(tx);  // serializes role changes (no write skew on PostgreSQL)
+    // Checked after the guard: a demotion of the actor that commits first is seen here, so a
+    // demoted admin cannot slip a role change in (its token may still say admin).
+    const auto actor = store::find_user_by_id(tx, actor_id);
+    if (!actor) throw unauthorized("User no longer exists");
+    if (actor->role != domain::kRoleAdmin) throw forbidden("Admin role required");
     auto user = store::find_user_by_id(tx, id);
     if (!user) throw not_found("User not found");
     if (user->role == role) return std::move(*user);

@@ -85,10 +85,15 @@ class Accounts {
   // 400 naming currentPassword when it is wrong, 401 when the user no longer exists.
   domain::User update_profile(std::string_view user_id, const ProfileChange& change);
 
+  // Admin power follows the STORED role at once, not the role claim of a token that may predate
+  // a demotion: one primary-key read. 401 when the caller no longer exists, 403 unless admin.
+  void require_admin(std::string_view caller_id);
+
   std::optional<domain::User> find_user(std::string_view id);
   store::UserPage list_users(std::string_view query_lower, std::int64_t page, std::int64_t limit);
-  // 404 unknown user, 409 demoting the last admin.
-  domain::User change_role(std::string_view id, std::string_view role);
+  // 403 unless `actor_id` is an admin in the database (checked in the same serialized
+  // transaction as the change), 404 unknown user, 409 demoting the last admin.
+  domain::User change_role(std::string_view actor_id, std::string_view id, std::string_view role);
 
   // Creates the admin unless that email exists; race-free across instances. True when created.
   bool ensure_first_admin(const FirstAdmin& admin);

@@ -234,8 +234,8 @@ TEST_P(AccountsTest, RefreshRejectsUnknownAndExpiredTokensAndReadsTheCurrentRole
   expect_http_error([&] { accounts_->refresh(std::string(10000, 'x')); }, 401);
 
   const Session s = register_user("ada@example.com");
-  make_admin("root@example.com");
-  accounts_->change_role(s.user.id, "admin");
+  const domain::User root = make_admin("root@example.com");
+  accounts_->change_role(root.id, s.user.id, "admin");
   const TokenPair pair = accounts_->refresh(s.tokens.refresh_token);
   EXPECT_EQ(verifier_->verify(pair.access_token)->role, "admin");
 
@@ -299,17 +299,19 @@ TEST_P(AccountsTest, AMissingUserIsUnauthorized) {
 
 TEST_P(AccountsTest, TheLastAdminCannotBeDemoted) {
   const domain::User root = make_admin("root@example.com");
-  const HttpError e = expect_http_error([&] { accounts_->change_role(root.id, "customer"); }, 409);
+  const HttpError e =
+      expect_http_error([&] { accounts_->change_role(root.id, root.id, "customer"); }, 409);
   EXPECT_EQ(e.detail(), "Cannot demote the last admin");
 
   const Session other = register_user("other@example.com");
-  const domain::User promoted = accounts_->change_role(other.user.id, "admin");
+  const domain::User promoted = accounts_->change_role(root.id, other.user.id, "admin");
   EXPECT_EQ(promoted.role, "admin");
   EXPECT_EQ(promoted.version, 1);
-  EXPECT_EQ(accounts_->change_role(other.user.id, "admin").version, 1);  // no change, no bump
-  EXPECT_EQ(accounts_->change_role(root.id, "customer").role, "customer");
-  expect_http_error([&] { accounts_->change_role(other.user.id, "customer"); }, 409);
-  expect_http_error([&] { accounts_->change_role(new_object_id(), "admin"); }, 404);
+  EXPECT_EQ(accounts_->change_role(root.id, other.user.id, "admin").version,
+            1);  // no change, no bump
+  EXPECT_EQ(accounts_->change_role(root.id, root.id, "customer").role, "customer");
+  expect_http_error([&] { accounts_->change_role(other.user.id, other.user.id, "customer"); }, 409);
+  expect_http_error([&] { accounts_->change_role(other.user.id, new_object_id(), "admin"); }, 404);
 }
 
 TEST_P(AccountsTest, ConcurrentDemotionsLeaveOneAdmin) {
@@ -324,7 +326,7 @@ TEST_P(AccountsTest, ConcurrentDemotionsLeaveOneAdmin) {
   for (const auto& admin : admins) {
     threads.emplace_back([&, id = admin.id] {
       try {
-        accounts_->change_role(id, "customer");
+        accounts_->change_role(id, id, "customer");  // each admin demotes itself
         ++demoted;
       } catch (const HttpError& e) {
         if (e.status() == 409) ++refused;
@@ -384,6 +386,26 @@ TEST_P(AccountsTest, SweepDeletesExpiredTokensAndStaleWindows) {
     return store::find_window(tx, domain::login_addr_key("10.0.0.1"));
   });
   EXPECT_FALSE(window);
+}
+
+// ---- issue 7: stored roles, limits counted first, no usable token at rest ----------------------
+
+TEST_P(AccountsTest, ADemotedAdminsOldTokenCannotChangeRoles) {
+  const domain::User root = make_admin("root@example.com");
+  const Session x = register_user("x@example.com");
+  accounts_->change_role(root.id, x.user.id, "admin");
+  accounts_->require_admin(x.user.id);  // an admin now
+  accounts_->change_role(root.id, x.user.id, "customer");
+
+  // Whatever X's token says, the stored role decides, on every admin entry point.
+  expect_http_error([&] { accounts_->require_admin(x.user.id); }, 403);
+  expect_http_error([&] { accounts_->change_role(x.user.id, x.user.id, "admin"); }, 403);
+  const Session other = register_user("other@example.com");
+  expect_http_error([&] { accounts_->change_role(x.user.id, other.user.id, "admin"); }, 403);
+  EXPECT_EQ(accounts_->current_user(x.user.id).role, "customer");
+  EXPECT_EQ(accounts_->current_user(other.user.id).role, "customer");
+  expect_http_error([&] { accounts_->require_admin(new_object_id()); }, 401);
+  accounts_->require_admin(root.id);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest,

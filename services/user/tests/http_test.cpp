@@ -285,5 +285,46 @@ TEST_F(HttpTest, AdminGetAndRole) {
   EXPECT_EQ(promoted.body["__v"], 1);
 }
 
+// ---- issue 7: stored roles, token responses, logout ---------------------------------------------
+
+TEST_F(HttpTest, ADemotedAdminsOldTokenGets403OnEveryAdminRoute) {
+  const std::string admin = admin_token();
+  const Reply reg = register_user("x@example.com");
+  const std::string x_id = reg.body["user"]["_id"];
+  ASSERT_EQ(
+      call(http::Method::Put, "/api/users/" + x_id + "/role", R"({"role":"admin"})", bearer(admin))
+          .status,
+      200);
+  const Reply x_login = call(http::Method::Post, "/api/users/login",
+                             R"({"email":"x@example.com","password":"correct horse"})");
+  const std::string x_admin = x_login.body["token"];
+  ASSERT_EQ(call(http::Method::Get, "/api/users", "", bearer(x_admin)).status, 200);
+  ASSERT_EQ(call(http::Method::Put, "/api/users/" + x_id + "/role", R"({"role":"customer"})",
+                 bearer(admin))
+                .status,
+            200);
+
+  const std::string other = register_user("o@example.com").body["user"]["_id"];
+  EXPECT_EQ(call(http::Method::Put, "/api/users/" + x_id + "/role", R"({"role":"admin"})",
+                 bearer(x_admin))
+                .status,
+            403);
+  EXPECT_EQ(call(http::Method::Put, "/api/users/" + other + "/role", R"({"role":"admin"})",
+                 bearer(x_admin))
+                .status,
+            403);
+  EXPECT_EQ(call(http::Method::Get, "/api/users", "", bearer(x_admin)).status, 403);
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + other, "", bearer(x_admin)).status, 403);
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + new_object_id(), "", bearer(x_admin)).status,
+            403);  // 403 before 404
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + x_id, "", bearer(admin)).body["role"],
+            "customer");
+  // Internal callers are not users: unaffected.
+  EXPECT_EQ(
+      call(http::Method::Get, "/api/users/" + x_id, "", {{"X-Internal-Token", kInternalToken}})
+          .status,
+      200);
+}
+
 }  // namespace
 }  // namespace emporium::user
