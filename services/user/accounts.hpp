@@ -2,6 +2,10 @@
 // role changes, the first admin. Each runs its argon2 work outside database transactions (a
 // transaction may be run again) and its reads and writes through store/. Failures are thrown as
 // typed HttpErrors where the fact is known; handlers only translate JSON to and from these calls.
+//
+// Limits count an attempt before the argon2 work, atomically, in the transaction that checks them
+// (store::reserve_window), so parallel requests cannot all pass one check; a success gives the
+// attempt back (or resets the count).
 #pragma once
 
 #include "domain/rate_limit.hpp"
@@ -30,6 +34,7 @@ struct AccountPolicy {
   domain::Limit login_per_email{10, 900};
   domain::Limit login_per_addr{100, 60};
   domain::Limit register_per_addr{20, 3600};
+  domain::Limit password_per_user{10, 900};
 
   static AccountPolicy from(const UserConfig& config);
 };
@@ -82,7 +87,8 @@ class Accounts {
 
   // 401 when the user no longer exists.
   domain::User current_user(std::string_view user_id);
-  // 400 naming currentPassword when it is wrong, 401 when the user no longer exists.
+  // 400 naming currentPassword when it is wrong, 429 while wrong answers for this user are over
+  // their limit, 401 when the user no longer exists.
   domain::User update_profile(std::string_view user_id, const ProfileChange& change);
 
   // Admin power follows the STORED role at once, not the role claim of a token that may predate
@@ -108,7 +114,10 @@ class Accounts {
   NewRefresh new_refresh_token() const;
   domain::RefreshToken family_head(const NewRefresh& token, const std::string& user_id,
                                    std::int64_t now) const;
-  void record_login_failure(const std::string& email_key, const std::string& addr_key);
+  // Counts one attempt for `key` under `limit` in `tx`, or throws 429 (`detail`) with the wait.
+  // Returns the start of the window the attempt was counted in (0 when the limit is disabled).
+  std::int64_t reserve_or_throw(db::Tx& tx, const std::string& key, const domain::Limit& limit,
+                                std::int64_t now, const char* detail) const;
 
   db::Database& db_;
   auth::PasswordHasher& hasher_;

@@ -117,6 +117,24 @@ inline constexpr std::string_view kUpsertRateWindow = R"(
 INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, $3)
 ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count)";
 
+// Counts one attempt first, atomically (DESIGN §6): one statement that starts a new window when
+// the stored one ended ($3 = now − window) or starts after $5 (now + the clock-skew tolerance: a
+// clock step back), adds one while the count is below $4, and otherwise changes nothing and
+// returns no row. Under PostgreSQL READ COMMITTED the WHERE is re-checked on the latest row
+// version, so parallel attempts queue on the row lock instead of all reading the same old count.
+inline constexpr std::string_view kReserveRateWindow = R"(
+INSERT INTO rate_limits AS r (key, window_start, count) VALUES ($1, $2, 1)
+ON CONFLICT (key) DO UPDATE
+SET window_start = CASE WHEN r.window_start > $5 OR r.window_start <= $3 THEN $2
+                        ELSE r.window_start END,
+    count = CASE WHEN r.window_start > $5 OR r.window_start <= $3 THEN 1 ELSE r.count + 1 END
+WHERE r.window_start > $5 OR r.window_start <= $3 OR r.count < $4
+RETURNING window_start, count)";
+
+// Gives back an attempt reserved in the window that started at $2 (a success is not a failure).
+inline constexpr std::string_view kRefundRateWindow = R"(
+UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0)";
+
 inline constexpr std::string_view kDeleteRateWindow = R"(
 DELETE FROM rate_limits WHERE key = $1)";
 

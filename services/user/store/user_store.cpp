@@ -175,6 +175,19 @@ void save_window(db::Tx& tx, std::string_view key, const domain::WindowState& st
   tx.exec(sql::kUpsertRateWindow, {text(key), Value(state.window_start_ms), Value(state.count)});
 }
 
+std::optional<domain::WindowState> reserve_window(db::Tx& tx, std::string_view key,
+                                                  const domain::Limit& limit, std::int64_t now_ms) {
+  const auto result = tx.query(sql::kReserveRateWindow,
+                               {text(key), Value(now_ms), Value(now_ms - limit.window_s * 1000),
+                                Value(limit.max), Value(now_ms + domain::kClockSkewToleranceMs)});
+  if (result.empty()) return std::nullopt;
+  return domain::WindowState{result.one().integer(0), result.one().integer(1)};
+}
+
+void refund_window(db::Tx& tx, std::string_view key, std::int64_t window_start_ms) {
+  tx.exec(sql::kRefundRateWindow, {text(key), Value(window_start_ms)});
+}
+
 void delete_window(db::Tx& tx, std::string_view key) {
   tx.exec(sql::kDeleteRateWindow, {text(key)});
 }

@@ -61,6 +61,13 @@ std::int64_t delete_expired_refresh_tokens(db::Tx& tx, std::int64_t before_ms);
 std::optional<domain::WindowState> find_window(db::Tx& tx, std::string_view key);
 void save_window(db::Tx& tx, std::string_view key, const domain::WindowState& state);
 void delete_window(db::Tx& tx, std::string_view key);
+// One attempt counted atomically under `limit` (see sql::kReserveRateWindow): the window after
+// counting it, or nullopt when the window is full and nothing was counted.
+std::optional<domain::WindowState> reserve_window(db::Tx& tx, std::string_view key,
+                                                  const domain::Limit& limit, std::int64_t now_ms);
+// Takes back one attempt counted in the window that started at `window_start_ms`, if that window
+// is still the stored one.
+void refund_window(db::Tx& tx, std::string_view key, std::int64_t window_start_ms);
 std::int64_t delete_stale_windows(db::Tx& tx, std::int64_t started_before_ms);
 
 }  // namespace emporium::user::store

@@ -408,6 +408,154 @@ TEST_P(AccountsTest, ADemotedAdminsOldTokenCannotChangeRoles) {
   accounts_->require_admin(root.id);
 }
 
+TEST_P(AccountsTest, ParallelWrongPasswordsGetAtMostTheLimitOfVerifications) {
+  policy_.login_per_email = {10, 900};
+  policy_.login_per_addr = {1000, 60};
+  // A clock that moves on every read, as real ones do: attempts read it before they queue on the
+  // counter, so a window may have been started by an attempt that read it later.
+  std::atomic<std::int64_t> ticks{0};
+  accounts_ = std::make_unique<Accounts>(database_->db(), *hasher_, *signer_, policy_, nullptr,
+                                         [&] { return clock_.now() + ticks++; });
+  register_user("ada@example.com");
+  constexpr int kParallel = 30;
+  std::atomic<int> verified{0};  // a 401 is only ever answered after a real argon2 check
+  std::atomic<int> limited{0};
+  std::atomic<int> other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  threads.reserve(kParallel);
+  for (int i = 0; i < kParallel; ++i) {
+    threads.emplace_back([&] {
+      while (!go) std::this_thread::yield();
+      try {
+        accounts_->login("ada@example.com", "wrong password", "10.0.0.1");
+        ++other;
+      } catch (const HttpError& e) {
+        if (e.status() == 401) {
+          ++verified;
+        } else if (e.status() == 429 && retry_after(e) == "900") {
+          ++limited;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(verified.load(), 10);
+  EXPECT_EQ(limited.load(), kParallel - 10);
+  EXPECT_EQ(other.load(), 0);
+  const auto window = database_->db().with_tx(db::TxKind::Read, [&](db::Tx& tx) {
+    return store::find_window(tx, domain::login_email_key("ada@example.com", "10.0.0.1"));
+  });
+  ASSERT_TRUE(window);
+  EXPECT_EQ(window->count, 10);  // refused attempts are not counted
+}
+
+TEST_P(AccountsTest, ASuccessfulLoginGivesItsAddressAttemptBack) {
+  policy_.login_per_addr = {2, 60};
+  accounts_ = make_accounts();
+  register_user("ada@example.com");
+  // Successes are counted first like any attempt, then refunded: they never use up the
+  // per-address failure budget.
+  for (int i = 0; i < 5; ++i) accounts_->login("ada@example.com", "correct horse", "10.0.0.5");
+  expect_http_error([&] { accounts_->login("ada@example.com", "wrong one", "10.0.0.5"); }, 401);
+  expect_http_error([&] { accounts_->login("bob@example.com", "wrong one", "10.0.0.5"); }, 401);
+  expect_http_error([&] { accounts_->login("ada@example.com", "correct horse", "10.0.0.5"); }, 429);
+}
+
+TEST_P(AccountsTest, AnAddressOverItsLimitDoesNotUseUpTheEmailCount) {
+  policy_.login_per_email = {3, 900};
+  policy_.login_per_addr = {1, 60};
+  accounts_ = make_accounts();
+  register_user("ada@example.com");
+  expect_http_error([&] { accounts_->login("bob@example.com", "wrong one", "10.0.0.6"); }, 401);
+  for (int i = 0; i < 5; ++i) {
+    expect_http_error([&] { accounts_->login("ada@example.com", "wrong one", "10.0.0.6"); }, 429);
+  }
+  const auto window = database_->db().with_tx(db::TxKind::Read, [&](db::Tx& tx) {
+    return store::find_window(tx, domain::login_email_key("ada@example.com", "10.0.0.6"));
+  });
+  EXPECT_FALSE(window);  // rolled back with the 429
+}
+
+TEST_P(AccountsTest, WrongCurrentPasswordsAreLimitedPerUser) {
+  policy_.password_per_user = {10, 900};
+  std::atomic<std::int64_t> ticks{0};  // moves on every read (see above)
+  accounts_ = std::make_unique<Accounts>(database_->db(), *hasher_, *signer_, policy_, nullptr,
+                                         [&] { return clock_.now() + ticks++; });
+  const Session s = register_user("ada@example.com");
+  const Session other = register_user("bob@example.com");
+  ProfileChange wrong;
+  wrong.password = "new password 1";
+  wrong.current_password = "not it at all";
+  constexpr int kParallel = 30;
+  std::atomic<int> checked{0};
+  std::atomic<int> limited{0};
+  std::atomic<int> unexpected{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  threads.reserve(kParallel);
+  for (int i = 0; i < kParallel; ++i) {
+    threads.emplace_back([&] {
+      while (!go) std::this_thread::yield();
+      try {
+        accounts_->update_profile(s.user.id, wrong);
+        ++unexpected;
+      } catch (const HttpError& e) {
+        if (e.status() == 400) {
+          ++checked;
+        } else if (e.status() == 429 && retry_after(e) == "900") {
+          ++limited;
+        } else {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(checked.load(), 10);
+  EXPECT_EQ(limited.load(), kParallel - 10);
+  EXPECT_EQ(unexpected.load(), 0);
+
+  // Limited: even the right current password waits, and the password stays.
+  ProfileChange right = wrong;
+  right.current_password = "correct horse";
+  const HttpError e = expect_http_error([&] { accounts_->update_profile(s.user.id, right); }, 429);
+  EXPECT_EQ(retry_after(e), "900");
+  // Only password changes are limited, and only this user's.
+  ProfileChange rename;
+  rename.name = "Ada L";
+  EXPECT_EQ(accounts_->update_profile(s.user.id, rename).name, "Ada L");
+  ProfileChange other_right = right;
+  EXPECT_EQ(accounts_->update_profile(other.user.id, other_right).version, 1);
+
+  clock_.advance_s(900);  // the window ended
+  EXPECT_EQ(accounts_->update_profile(s.user.id, right).version, 2);
+  accounts_->login("ada@example.com", "new password 1", "10.0.0.1");
+}
+
+TEST_P(AccountsTest, TheRightCurrentPasswordResetsTheCount) {
+  policy_.password_per_user = {3, 900};
+  accounts_ = make_accounts();
+  const Session s = register_user("ada@example.com");
+  ProfileChange wrong;
+  wrong.password = "new password 1";
+  wrong.current_password = "not it at all";
+  expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 400);
+  expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 400);
+  ProfileChange right = wrong;
+  right.current_password = "correct horse";
+  accounts_->update_profile(s.user.id, right);
+  wrong.password = "new password 2";
+  for (int i = 0; i < 3; ++i) {
+    expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 400);
+  }
+  expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 429);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest,
                          ::testing::Values(Backend::Sqlite, Backend::Postgres),
                          testing::backend_name);

@@ -273,6 +273,48 @@ TEST_P(StoreTest, RateWindowsUpsertAndDelete) {
   EXPECT_FALSE(find("login:addr:1.2.3.4"));
 }
 
+// The reservation is one statement: it counts up to the limit, then refuses without writing; a
+// window that ended (or starts in the future after a clock step back) starts over.
+TEST_P(StoreTest, ReserveCountsUpToTheLimitThenRefuses) {
+  const domain::Limit limit{3, 60};
+  const auto reserve = [&](std::int64_t now) {
+    return db().with_tx(TxKind::WriteCommitted,
+                        [&](db::Tx& tx) { return store::reserve_window(tx, "k", limit, now); });
+  };
+  for (std::int64_t n = 1; n <= 3; ++n) {
+    const auto state = reserve(kT0 + n);
+    ASSERT_TRUE(state) << n;
+    EXPECT_EQ(state->window_start_ms, kT0 + 1);
+    EXPECT_EQ(state->count, n);
+  }
+  EXPECT_FALSE(reserve(kT0 + 10));
+  const auto stored =
+      db().with_tx(TxKind::Read, [&](db::Tx& tx) { return store::find_window(tx, "k"); });
+  EXPECT_EQ(stored->count, 3);  // the refused attempt changed nothing
+
+  db().with_tx(TxKind::WriteCommitted, [&](db::Tx& tx) {
+    store::refund_window(tx, "k", kT0 - 5);  // another window: no effect
+    store::refund_window(tx, "k", kT0 + 1);
+  });
+  EXPECT_EQ(reserve(kT0 + 20)->count, 3);
+  EXPECT_FALSE(reserve(kT0 + 21));
+
+  const auto next = reserve(kT0 + 1 + 60'000);  // the window ended
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->window_start_ms, kT0 + 1 + 60'000);
+  EXPECT_EQ(next->count, 1);
+  // An attempt whose clock read is a little older than the window's start (it queued on the row,
+  // or another instance started the window) counts in that window: it must not start over.
+  EXPECT_EQ(reserve(kT0 + 1 + 59'000)->count, 2);
+  EXPECT_EQ(reserve(kT0 + 1 + 59'500)->count, 3);
+  EXPECT_FALSE(reserve(kT0 + 1 + 59'900));
+  // A start far in the future is a clock step back: start over.
+  const auto stepped_back = reserve(kT0 - 3'600'000);
+  ASSERT_TRUE(stepped_back);
+  EXPECT_EQ(stepped_back->window_start_ms, kT0 - 3'600'000);
+  EXPECT_EQ(stepped_back->count, 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::Sqlite, Backend::Postgres),
                          testing::backend_name);
 
