@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "domain/refresh.hpp"
 #include "domain/validation.hpp"
+#include "sealed_pair.hpp"
 
 #include <emporium/error/errors.hpp>
 #include <emporium/util/crypto.hpp>
@@ -229,14 +230,21 @@ TokenPair Accounts::refresh(std::string_view refresh_token) {
     out.user_id = user->id;
     out.role = user->role;
     if (out.action == domain::RefreshAction::Replay) {
-      // The same pair again, once (DESIGN §6).
-      out.refresh_raw = *token->successor_token;
-      out.access = token->successor_access.value_or(signer_.sign(user->id, user->role));
-      store::clear_successor_token(tx, hash);
+      // The same pair again, once (DESIGN §6): only the presented old token can unseal it.
+      const auto pair = unseal_successor(refresh_token, hash, *token->successor_sealed);
+      store::clear_successor_sealed(tx, hash);
+      if (!pair) {
+        store::revoke_family(tx, token->family_id, now);
+        out.action = domain::RefreshAction::Reject;
+        return out;
+      }
+      out.refresh_raw = pair->refresh_token;
+      out.access = pair->access_token;
       return out;
     }
     out.access = signer_.sign(user->id, user->role);
-    if (!store::mark_refresh_token_used(tx, hash, now, successor.hash, successor.raw, out.access)) {
+    const std::string sealed = seal_successor(refresh_token, hash, {successor.raw, out.access});
+    if (!store::mark_refresh_token_used(tx, hash, now, successor.hash, sealed)) {
       out.action = domain::RefreshAction::Reject;  // cannot happen in a serialized transaction
       return out;
     }
@@ -404,6 +412,7 @@ void Accounts::sweep() {
                 policy_.register_per_addr.window_s, policy_.password_per_user.window_s});
   db_.with_tx(TxKind::Write, [&](Tx& tx) {
     store::delete_expired_refresh_tokens(tx, now);
+    store::clear_expired_successors(tx, now - policy_.refresh_reuse_grace_s * 1000);
     store::delete_stale_windows(tx, now - longest_window_s * 1000);
   });
 }

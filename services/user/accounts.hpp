@@ -103,7 +103,8 @@ class Accounts {
 
   // Creates the admin unless that email exists; race-free across instances. True when created.
   bool ensure_first_admin(const FirstAdmin& admin);
-  // Deletes expired refresh tokens and rate-limit windows older than every configured window.
+  // Deletes expired refresh tokens and rate-limit windows older than every configured window, and
+  // clears sealed successor pairs whose retry grace has passed.
   void sweep();
 
  private:

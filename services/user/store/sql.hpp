@@ -77,32 +77,37 @@ UPDATE guards SET counter = counter + 1 WHERE name = 'admins')";
 
 inline constexpr std::string_view kSelectRefreshToken = R"(
 SELECT token_hash, family_id, user_id, issued_at, expires_at, used_at, replaced_by,
-       successor_token, revoked_at, successor_access
+       successor_sealed, revoked_at
 FROM refresh_tokens WHERE token_hash = $1)";
 
 inline constexpr std::string_view kInsertRefreshToken = R"(
 INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at)
 VALUES ($1, $2, $3, $4, $5))";
 
+// $4 is the successor pair sealed under a key only the holder of the old token can derive.
 inline constexpr std::string_view kMarkRefreshTokenUsed = R"(
-UPDATE refresh_tokens SET used_at = $2, replaced_by = $3, successor_token = $4,
-       successor_access = $5
+UPDATE refresh_tokens SET used_at = $2, replaced_by = $3, successor_sealed = $4
 WHERE token_hash = $1 AND used_at IS NULL)";
 
-inline constexpr std::string_view kClearSuccessorToken = R"(
-UPDATE refresh_tokens SET successor_token = NULL, successor_access = NULL WHERE token_hash = $1)";
+inline constexpr std::string_view kClearSuccessorSealed = R"(
+UPDATE refresh_tokens SET successor_sealed = NULL WHERE token_hash = $1)";
 
 // Once the successor is itself presented, its predecessor's grace copy is no longer needed.
 inline constexpr std::string_view kClearPredecessorSuccessor = R"(
-UPDATE refresh_tokens SET successor_token = NULL, successor_access = NULL
-WHERE replaced_by = $1 AND successor_token IS NOT NULL)";
+UPDATE refresh_tokens SET successor_sealed = NULL
+WHERE replaced_by = $1 AND successor_sealed IS NOT NULL)";
+
+// Sealed pairs whose retry grace has passed (used before $1); uses the partial index.
+inline constexpr std::string_view kClearExpiredSuccessors = R"(
+UPDATE refresh_tokens SET successor_sealed = NULL
+WHERE successor_sealed IS NOT NULL AND used_at < $1)";
 
 inline constexpr std::string_view kRevokeFamily = R"(
-UPDATE refresh_tokens SET revoked_at = $2, successor_token = NULL, successor_access = NULL
+UPDATE refresh_tokens SET revoked_at = $2, successor_sealed = NULL
 WHERE family_id = $1 AND revoked_at IS NULL)";
 
 inline constexpr std::string_view kRevokeUserTokens = R"(
-UPDATE refresh_tokens SET revoked_at = $2, successor_token = NULL, successor_access = NULL
+UPDATE refresh_tokens SET revoked_at = $2, successor_sealed = NULL
 WHERE user_id = $1 AND revoked_at IS NULL)";
 
 inline constexpr std::string_view kDeleteExpiredRefreshTokens = R"(

@@ -47,12 +47,13 @@ std::string like_contains_pattern(std::string_view text);
 // ---- refresh tokens
 std::optional<domain::RefreshToken> find_refresh_token(db::Tx& tx, std::string_view token_hash);
 void insert_refresh_token(db::Tx& tx, const domain::RefreshToken& token);
-// False when the token was used meanwhile.
+// False when the token was used meanwhile. `successor_sealed` is the sealed pair (sealed_pair.hpp).
 bool mark_refresh_token_used(db::Tx& tx, std::string_view token_hash, std::int64_t used_at_ms,
-                             std::string_view successor_hash, std::string_view successor_raw,
-                             std::string_view successor_access);
-void clear_successor_token(db::Tx& tx, std::string_view token_hash);
+                             std::string_view successor_hash, std::string_view successor_sealed);
+void clear_successor_sealed(db::Tx& tx, std::string_view token_hash);
 void clear_predecessor_successor(db::Tx& tx, std::string_view successor_hash);
+// Clears the sealed pairs of tokens used before `used_before_ms` (their grace has passed).
+std::int64_t clear_expired_successors(db::Tx& tx, std::int64_t used_before_ms);
 std::int64_t revoke_family(db::Tx& tx, std::string_view family_id, std::int64_t now_ms);
 std::int64_t revoke_user_tokens(db::Tx& tx, std::string_view user_id, std::int64_t now_ms);
 std::int64_t delete_expired_refresh_tokens(db::Tx& tx, std::int64_t before_ms);

@@ -556,6 +556,58 @@ TEST_P(AccountsTest, TheRightCurrentPasswordResetsTheCount) {
   expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 429);
 }
 
+// Every value of every row of refresh_tokens, as text.
+std::vector<std::string> stored_token_cells(db::Database& db) {
+  const db::Result rows = db.query("SELECT * FROM refresh_tokens");
+  std::vector<std::string> cells;
+  for (const auto& row : rows.rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (!row.is_null(i) && !row.text(i).empty()) cells.push_back(row.text(i));
+    }
+  }
+  return cells;
+}
+
+TEST_P(AccountsTest, TheTokenTableHoldsNoUsableToken) {
+  const Session s = register_user("ada@example.com");
+  const TokenPair first = accounts_->refresh(s.tokens.refresh_token);  // rotated: grace is open
+  const std::vector<std::string> cells = stored_token_cells(database_->db());
+  ASSERT_GE(cells.size(), 10U);
+  for (const std::string& cell : cells) {
+    EXPECT_EQ(cell.find(first.refresh_token), std::string::npos) << cell;
+    EXPECT_EQ(cell.find(first.access_token), std::string::npos) << cell;
+    EXPECT_FALSE(verifier_->verify(cell)) << cell;
+  }
+  // Tried as refresh tokens, none works (a stored value that did would rotate here).
+  for (const std::string& cell : cells) {
+    expect_http_error([&] { accounts_->refresh(cell); }, 401);
+  }
+  // The holder of the old token still gets the same pair within the grace, once.
+  const TokenPair retry = accounts_->refresh(s.tokens.refresh_token);
+  EXPECT_EQ(retry.refresh_token, first.refresh_token);
+  EXPECT_EQ(retry.access_token, first.access_token);
+}
+
+TEST_P(AccountsTest, TheSealedPairIsClearedOnceTheGracePassed) {
+  const Session s = register_user("ada@example.com");
+  accounts_->refresh(s.tokens.refresh_token);
+  const auto sealed = [&] {
+    return database_->db()
+        .with_tx(db::TxKind::Read,
+                 [&](db::Tx& tx) {
+                   return store::find_refresh_token(tx, sha256_hex(s.tokens.refresh_token));
+                 })
+        ->successor_sealed;
+  };
+  ASSERT_TRUE(sealed());
+  clock_.advance_s(5);
+  accounts_->sweep();
+  EXPECT_TRUE(sealed());  // still inside the 10 s grace
+  clock_.advance_s(6);
+  accounts_->sweep();
+  EXPECT_FALSE(sealed());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest,
                          ::testing::Values(Backend::Sqlite, Backend::Postgres),
                          testing::backend_name);

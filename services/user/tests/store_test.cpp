@@ -210,19 +210,19 @@ TEST_P(StoreTest, RefreshTokenLifecycle) {
   EXPECT_FALSE(found->revoked_at_ms);
 
   EXPECT_TRUE(db().with_tx(TxKind::Write, [&](db::Tx& tx) {
-    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 10, "hash-2", "raw-2", "access-2");
+    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 10, "hash-2", "sealed-2");
   }));
   EXPECT_FALSE(db().with_tx(TxKind::Write, [&](db::Tx& tx) {
-    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 11, "hash-3", "raw-3", "access-3");
+    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 11, "hash-3", "sealed-3");
   }));
   found = find("hash-1");
   EXPECT_EQ(found->used_at_ms, kT0 + 10);
   EXPECT_EQ(found->replaced_by, "hash-2");
-  EXPECT_EQ(found->successor_token, "raw-2");
+  EXPECT_EQ(found->successor_sealed, "sealed-2");
 
   db().with_tx(TxKind::Write,
                [&](db::Tx& tx) { store::clear_predecessor_successor(tx, "hash-2"); });
-  EXPECT_FALSE(find("hash-1")->successor_token);
+  EXPECT_FALSE(find("hash-1")->successor_sealed);
 
   domain::RefreshToken second = head;
   second.token_hash = "hash-2";
@@ -271,6 +271,32 @@ TEST_P(StoreTest, RateWindowsUpsertAndDelete) {
                [&](db::Tx& tx) { EXPECT_EQ(store::delete_stale_windows(tx, kT0 - 1), 1); });
   db().with_tx(TxKind::Write, [&](db::Tx& tx) { store::delete_window(tx, "login:addr:1.2.3.4"); });
   EXPECT_FALSE(find("login:addr:1.2.3.4"));
+}
+
+TEST_P(StoreTest, ExpiredSealedSuccessorsAreClearedBySweep) {
+  for (const char* hash : {"old", "fresh"}) {
+    domain::RefreshToken token;
+    token.token_hash = hash;
+    token.family_id = std::string("family-") + hash;
+    token.user_id = "user-1";
+    token.issued_at_ms = kT0;
+    token.expires_at_ms = kT0 + 100'000;
+    db().with_tx(TxKind::Write, [&](db::Tx& tx) { store::insert_refresh_token(tx, token); });
+  }
+  db().with_tx(TxKind::Write, [&](db::Tx& tx) {
+    store::mark_refresh_token_used(tx, "old", kT0 + 1'000, "next-old", "sealed-old");
+    store::mark_refresh_token_used(tx, "fresh", kT0 + 9'000, "next-fresh", "sealed-fresh");
+  });
+  db().with_tx(TxKind::Write, [&](db::Tx& tx) {
+    EXPECT_EQ(store::clear_expired_successors(tx, kT0 + 5'000), 1);
+    EXPECT_EQ(store::clear_expired_successors(tx, kT0 + 5'000), 0);
+  });
+  const auto find = [&](const char* hash) {
+    return db().with_tx(TxKind::Read,
+                        [&](db::Tx& tx) { return store::find_refresh_token(tx, hash); });
+  };
+  EXPECT_FALSE(find("old")->successor_sealed);
+  EXPECT_EQ(find("fresh")->successor_sealed, "sealed-fresh");
 }
 
 // The reservation is one statement: it counts up to the limit, then refuses without writing; a
