@@ -287,6 +287,49 @@ TEST_F(HttpTest, AdminGetAndRole) {
 
 // ---- issue 7: stored roles, token responses, logout ---------------------------------------------
 
+TEST_F(HttpTest, TokenResponsesAreNoStore) {
+  const Reply reg = register_user("ada@example.com");
+  const Reply login = call(http::Method::Post, "/api/users/login",
+                           R"({"email":"ada@example.com","password":"correct horse"})");
+  ASSERT_EQ(login.status, 200);
+  const Reply refreshed =
+      call(http::Method::Post, "/api/users/refresh",
+           R"({"refreshToken":")" + login.body["refreshToken"].get<std::string>() + R"("})");
+  for (const Reply* r : {&reg, &login, &refreshed}) {
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("Cache-Control"), "no-store");
+    EXPECT_EQ(r->header("Pragma"), "no-cache");
+  }
+}
+
+TEST_F(HttpTest, LogoutIs204ForAnyBody) {
+  const Reply reg = register_user("ada@example.com");
+  const std::string refresh_token = reg.body["refreshToken"];
+  const std::pair<const char*, const char*> bodies[] = {
+      {"[]", "application/json"},       {"\"x\"", "application/json"},
+      {"1", "application/json"},        {"null", "application/json"},
+      {"{", "application/json"},        {"{\"refreshToken\":", "application/json"},
+      {"\xff\xfe", "application/json"}, {"refreshToken=abc", "application/x-www-form-urlencoded"},
+      {"hello", "text/plain"},          {"{\"refreshToken\":7}", "application/json"},
+  };
+  for (const auto& [body, type] : bodies) {
+    http::Request request =
+        emporium::testing::make_request(http::Method::Post, "/api/users/logout", {}, body, type);
+    request.client_address = "127.0.0.1";
+    EXPECT_EQ(emporium::testing::send(*app_, std::move(request)).status, 204) << body;
+  }
+  EXPECT_EQ(call(http::Method::Post, "/api/users/logout").status, 204);  // no body at all
+  // A well-formed body still revokes, with any content type.
+  http::Request request = emporium::testing::make_request(
+      http::Method::Post, "/api/users/logout", {}, R"({"refreshToken":")" + refresh_token + R"("})",
+      "text/plain");
+  EXPECT_EQ(emporium::testing::send(*app_, std::move(request)).status, 204);
+  EXPECT_EQ(call(http::Method::Post, "/api/users/refresh",
+                 R"({"refreshToken":")" + refresh_token + R"("})")
+                .status,
+            401);
+}
+
 TEST_F(HttpTest, ADemotedAdminsOldTokenGets403OnEveryAdminRoute) {
   const std::string admin = admin_token();
   const Reply reg = register_user("x@example.com");
