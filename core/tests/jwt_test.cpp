@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
@@ -89,6 +90,38 @@ const TestKey& shared_key() {
   return key;
 }
 
+struct BnFree {
+  void operator()(BIGNUM* p) const { BN_free(p); }
+};
+using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+
+// The order n of P-256, from FIPS 186-4 (independent of the constant in jwt.cpp).
+BnPtr p256_order() {
+  BIGNUM* n = nullptr;
+  BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+  return BnPtr(n);
+}
+
+BnPtr s_of(const std::string& raw) {
+  return BnPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr));
+}
+
+// s > n/2, i.e. 2s > n.
+bool is_high_s(const std::string& raw) {
+  const BnPtr twice(BN_new());
+  BN_lshift1(twice.get(), s_of(raw).get());
+  return BN_cmp(twice.get(), p256_order().get()) > 0;
+}
+
+// The same signature with S replaced by n - S: equally valid ECDSA, the other "form".
+std::string with_s_negated(const std::string& raw) {
+  const BnPtr negated(BN_new());
+  BN_sub(negated.get(), p256_order().get(), s_of(raw).get());
+  std::string out = raw;
+  BN_bn2binpad(negated.get(), reinterpret_cast<unsigned char*>(out.data()) + 32, 32);
+  return out;
+}
+
 // ES256 over arbitrary header/payload text, so tests can mint tokens the signer never would.
 std::string sign_raw(EVP_PKEY* pkey, const std::string& header, const std::string& payload) {
   std::string input = base64url_encode(header) + "." + base64url_encode(payload);
@@ -110,6 +143,7 @@ std::string sign_raw(EVP_PKEY* pkey, const std::string& header, const std::strin
   std::string raw(64, '\0');
   BN_bn2binpad(r, reinterpret_cast<unsigned char*>(raw.data()), 32);
   BN_bn2binpad(s, reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+  if (is_high_s(raw)) raw = with_s_negated(raw);  // what a correct signer sends (low S)
   return input + "." + base64url_encode(raw);
 }
 
@@ -463,6 +497,53 @@ TEST_F(JwtTest, IatMustBeAnIntegerWhenPresent) {
   claims["iat"] = 1.5;
   EXPECT_FALSE(verifier_.verify(mint(claims)).has_value());
   claims.erase("iat");
+  EXPECT_TRUE(verifier_.verify(mint(claims)).has_value());
+}
+
+TEST_F(JwtTest, HighSSignatureIsRejected) {
+  // (r, n - s) verifies mathematically for the same message; only the low form is accepted, so
+  // a token has exactly one valid encoding.
+  for (int i = 0; i < 8; ++i) {
+    const std::string token = signer_.sign(kUserId, "customer");
+    const auto parts = split(token);
+    std::string signature;
+    ASSERT_TRUE(base64url_decode(parts[2], signature));
+    EXPECT_FALSE(is_high_s(signature)) << "the signer must emit low-S signatures";
+    EXPECT_TRUE(verifier_.verify(token).has_value());
+    const std::string flipped =
+        parts[0] + "." + parts[1] + "." + base64url_encode(with_s_negated(signature));
+    EXPECT_FALSE(verifier_.verify(flipped).has_value());
+  }
+}
+
+TEST_F(JwtTest, SignerEmitsLowSEveryTime) {
+  // ECDSA's S is high about half the time; 64 tokens would all be low by chance with p = 2^-64.
+  for (int i = 0; i < 64; ++i) {
+    std::string signature;
+    ASSERT_TRUE(base64url_decode(split(signer_.sign(kUserId, "admin"))[2], signature));
+    ASSERT_FALSE(is_high_s(signature)) << i;
+  }
+}
+
+TEST_F(JwtTest, IatOrNbfInTheFutureBeyondTheLeewayIsRejected) {
+  auto claims = valid_claims();
+  claims["iat"] = now_s() + 86400;
+  EXPECT_FALSE(verifier_.verify(mint(claims)).has_value());
+  claims["iat"] = now_s() + 120;
+  EXPECT_FALSE(verifier_.verify(mint(claims)).has_value());
+  claims["iat"] = now_s() + 10;  // clock skew inside the 30 s leeway
+  EXPECT_TRUE(verifier_.verify(mint(claims)).has_value());
+
+  claims = valid_claims();
+  claims["nbf"] = now_s() + 86400;
+  EXPECT_FALSE(verifier_.verify(mint(claims)).has_value());
+  claims["nbf"] = now_s() + 120;
+  EXPECT_FALSE(verifier_.verify(mint(claims)).has_value());
+  claims["nbf"] = "later";
+  EXPECT_FALSE(verifier_.verify(mint(claims)).has_value());
+  claims["nbf"] = now_s() + 10;
+  EXPECT_TRUE(verifier_.verify(mint(claims)).has_value());
+  claims["nbf"] = now_s() - 600;
   EXPECT_TRUE(verifier_.verify(mint(claims)).has_value());
 }
 

@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "domain/refresh.hpp"
 #include "domain/validation.hpp"
+#include "sealed_pair.hpp"
 
 #include <emporium/error/errors.hpp>
 #include <emporium/util/crypto.hpp>
@@ -17,6 +18,9 @@ namespace {
 
 constexpr const char* kInvalidLogin = "Invalid email or password";
 constexpr const char* kInvalidRefresh = "Invalid refresh token";
+constexpr const char* kTooManyLogins = "Too many failed logins, retry later";
+constexpr const char* kTooManyPasswords =
+    "Too many wrong currentPassword attempts for this account, retry later";
 // Longer refresh tokens cannot be ours (ours are 43 characters); no need to hash them.
 constexpr std::size_t kMaxRefreshTokenChars = 256;
 
@@ -32,6 +36,7 @@ AccountPolicy AccountPolicy::from(const UserConfig& config) {
   policy.login_per_email = config.login_per_email;
   policy.login_per_addr = config.login_per_addr;
   policy.register_per_addr = config.register_per_addr;
+  policy.password_per_user = config.password_per_user;
   return policy;
 }
 
@@ -114,16 +119,18 @@ Session Accounts::register_user(const Registration& registration, std::string_vi
   return {user, {signer_.sign(user.id, user.role), refresh.raw}};
 }
 
-void Accounts::record_login_failure(const std::string& email_key, const std::string& addr_key) {
-  const std::int64_t now = clock_();
-  db_.with_tx(TxKind::Write, [&](Tx& tx) {
-    store::save_window(
-        tx, email_key,
-        domain::record(store::find_window(tx, email_key), policy_.login_per_email, now));
-    store::save_window(
-        tx, addr_key,
-        domain::record(store::find_window(tx, addr_key), policy_.login_per_addr, now));
-  });
+std::int64_t Accounts::reserve_or_throw(Tx& tx, const std::string& key, const domain::Limit& limit,
+                                        std::int64_t now, const char* detail) const {
+  if (limit.max <= 0) return 0;  // disabled
+  if (const auto counted = store::reserve_window(tx, key, limit, now)) {
+    return counted->window_start_ms;
+  }
+  // Full: nothing was counted. The stored window says how long it still runs (at most a whole
+  // window: it may have been started by an attempt that read the clock a moment later).
+  const domain::Verdict verdict = domain::check(store::find_window(tx, key), limit, now);
+  const std::int64_t wait = verdict.allowed ? 1 : verdict.retry_after_s;
+  throw too_many_requests(detail,
+                          static_cast<long>(std::clamp<std::int64_t>(wait, 1, limit.window_s)));
 }
 
 Session Accounts::login(std::string_view email_input, std::string_view password,
@@ -132,24 +139,23 @@ Session Accounts::login(std::string_view email_input, std::string_view password,
   const std::string email_key = domain::login_email_key(email, client_address);
   const std::string addr_key = domain::login_addr_key(client_address);
 
+  // The attempt is counted as a failure before argon2, in the transaction that checks the limits
+  // (DESIGN §6): N parallel guesses get at most the limit of real verifications. Each counter is
+  // one conditional statement, so READ COMMITTED suffices on PostgreSQL (no 40001 on the hot row);
+  // a 429 thrown after the email count rolls that count back.
   struct Before {
-    domain::Verdict by_email;
-    domain::Verdict by_addr;
+    std::int64_t addr_window_ms = 0;
     std::optional<domain::User> user;
   };
   const std::int64_t started = clock_();
-  const Before before = db_.with_tx(TxKind::Read, [&](Tx& tx) {
+  const Before before = db_.with_tx(TxKind::WriteCommitted, [&](Tx& tx) {
     Before b;
-    b.by_email = domain::check(store::find_window(tx, email_key), policy_.login_per_email, started);
-    b.by_addr = domain::check(store::find_window(tx, addr_key), policy_.login_per_addr, started);
-    if (b.by_email.allowed && b.by_addr.allowed) b.user = store::find_user_by_email(tx, email);
+    reserve_or_throw(tx, email_key, policy_.login_per_email, started, kTooManyLogins);
+    b.addr_window_ms =
+        reserve_or_throw(tx, addr_key, policy_.login_per_addr, started, kTooManyLogins);
+    b.user = store::find_user_by_email(tx, email);
     return b;
   });
-  if (!before.by_email.allowed || !before.by_addr.allowed) {
-    const std::int64_t retry =
-        std::max(before.by_email.retry_after_s, before.by_addr.retry_after_s);
-    throw too_many_requests("Too many failed logins, retry later", static_cast<long>(retry));
-  }
 
   // Same work whether or not the account exists, so timing does not reveal accounts.
   bool ok = false;
@@ -160,10 +166,7 @@ Session Accounts::login(std::string_view email_input, std::string_view password,
   } else {
     ok = hasher_.verify(before.user->password_hash, password);
   }
-  if (!ok) {
-    record_login_failure(email_key, addr_key);
-    throw unauthorized(kInvalidLogin);
-  }
+  if (!ok) throw unauthorized(kInvalidLogin);  // already counted
 
   domain::User user = *before.user;
   const std::string old_hash = user.password_hash;
@@ -173,8 +176,14 @@ Session Accounts::login(std::string_view email_input, std::string_view password,
   const std::int64_t now = clock_();
   const NewRefresh refresh = new_refresh_token();
   const domain::RefreshToken head = family_head(refresh, user.id, now);
-  const bool rehashed = db_.with_tx(TxKind::Write, [&](Tx& tx) {
-    store::delete_window(tx, email_key);
+  // Every statement here decides by itself (a delete, a conditional refund, an insert of a new
+  // key, a conditional re-hash), so READ COMMITTED is safe and the hot counter rows cannot fail
+  // a successful login with serialization errors.
+  const bool rehashed = db_.with_tx(TxKind::WriteCommitted, [&](Tx& tx) {
+    store::delete_window(tx, email_key);  // success resets the email count
+    if (before.addr_window_ms != 0) {
+      store::refund_window(tx, addr_key, before.addr_window_ms);  // a success is no failure
+    }
     store::insert_refresh_token(tx, head);
     return new_hash && store::update_password_hash(tx, user.id, *new_hash, old_hash);
   });
@@ -221,14 +230,21 @@ TokenPair Accounts::refresh(std::string_view refresh_token) {
     out.user_id = user->id;
     out.role = user->role;
     if (out.action == domain::RefreshAction::Replay) {
-      // The same pair again, once (DESIGN §6).
-      out.refresh_raw = *token->successor_token;
-      out.access = token->successor_access.value_or(signer_.sign(user->id, user->role));
-      store::clear_successor_token(tx, hash);
+      // The same pair again, once (DESIGN §6): only the presented old token can unseal it.
+      const auto pair = unseal_successor(refresh_token, hash, *token->successor_sealed);
+      store::clear_successor_sealed(tx, hash);
+      if (!pair) {
+        store::revoke_family(tx, token->family_id, now);
+        out.action = domain::RefreshAction::Reject;
+        return out;
+      }
+      out.refresh_raw = pair->refresh_token;
+      out.access = pair->access_token;
       return out;
     }
     out.access = signer_.sign(user->id, user->role);
-    if (!store::mark_refresh_token_used(tx, hash, now, successor.hash, successor.raw, out.access)) {
+    const std::string sealed = seal_successor(refresh_token, hash, {successor.raw, out.access});
+    if (!store::mark_refresh_token_used(tx, hash, now, successor.hash, sealed)) {
       out.action = domain::RefreshAction::Reject;  // cannot happen in a serialized transaction
       return out;
     }
@@ -279,7 +295,13 @@ domain::User Accounts::update_profile(std::string_view user_id, const ProfileCha
   if (change.empty()) return current;
 
   std::optional<std::string> new_hash;
+  const std::string limit_key = domain::password_user_key(current.id);
   if (change.password) {
+    // Counted before argon2, atomically, in the database (every instance agrees), as at login.
+    const std::int64_t started = clock_();
+    db_.with_tx(TxKind::WriteCommitted, [&](Tx& tx) {
+      reserve_or_throw(tx, limit_key, policy_.password_per_user, started, kTooManyPasswords);
+    });
     if (!hasher_.verify(current.password_hash, change.current_password)) {
       throw bad_request("currentPassword is incorrect",
                         {{"currentPassword", "currentPassword is incorrect"}});
@@ -301,7 +323,10 @@ domain::User Accounts::update_profile(std::string_view user_id, const ProfileCha
     if (!store::update_user_profile(tx, next, row->version, now)) {
       throw conflict("The user was changed by another request; try again");
     }
-    if (new_hash) store::revoke_user_tokens(tx, next.id, now);
+    if (new_hash) {
+      store::revoke_user_tokens(tx, next.id, now);
+      store::delete_window(tx, limit_key);  // the right password resets the count
+    }
     next.version = row->version + 1;
     next.updated_at_ms = now;
     return next;
@@ -323,10 +348,23 @@ store::UserPage Accounts::list_users(std::string_view query_lower, std::int64_t 
   });
 }
 
-domain::User Accounts::change_role(std::string_view id, std::string_view role) {
+void Accounts::require_admin(std::string_view caller_id) {
+  const auto caller =
+      db_.with_tx(TxKind::Read, [&](Tx& tx) { return store::find_user_by_id(tx, caller_id); });
+  if (!caller) throw unauthorized("User no longer exists");
+  if (caller->role != domain::kRoleAdmin) throw forbidden("Admin role required");
+}
+
+domain::User Accounts::change_role(std::string_view actor_id, std::string_view id,
+                                   std::string_view role) {
   const std::int64_t now = clock_();
   return db_.with_tx(TxKind::Write, [&](Tx& tx) {
     store::touch_admins_guard(tx);  // serializes role changes (no write skew on PostgreSQL)
+    // Checked after the guard: a demotion of the actor that commits first is seen here, so a
+    // demoted admin cannot slip a role change in (its token may still say admin).
+    const auto actor = store::find_user_by_id(tx, actor_id);
+    if (!actor) throw unauthorized("User no longer exists");
+    if (actor->role != domain::kRoleAdmin) throw forbidden("Admin role required");
     auto user = store::find_user_by_id(tx, id);
     if (!user) throw not_found("User not found");
     if (user->role == role) return std::move(*user);
@@ -371,9 +409,10 @@ void Accounts::sweep() {
   const std::int64_t now = clock_();
   const std::int64_t longest_window_s =
       std::max({policy_.login_per_email.window_s, policy_.login_per_addr.window_s,
-                policy_.register_per_addr.window_s});
+                policy_.register_per_addr.window_s, policy_.password_per_user.window_s});
   db_.with_tx(TxKind::Write, [&](Tx& tx) {
     store::delete_expired_refresh_tokens(tx, now);
+    store::clear_expired_successors(tx, now - policy_.refresh_reuse_grace_s * 1000);
     store::delete_stale_windows(tx, now - longest_window_s * 1000);
   });
 }

@@ -2,6 +2,10 @@
 // role changes, the first admin. Each runs its argon2 work outside database transactions (a
 // transaction may be run again) and its reads and writes through store/. Failures are thrown as
 // typed HttpErrors where the fact is known; handlers only translate JSON to and from these calls.
+//
+// Limits count an attempt before the argon2 work, atomically, in the transaction that checks them
+// (store::reserve_window), so parallel requests cannot all pass one check; a success gives the
+// attempt back (or resets the count).
 #pragma once
 
 #include "domain/rate_limit.hpp"
@@ -30,6 +34,7 @@ struct AccountPolicy {
   domain::Limit login_per_email{10, 900};
   domain::Limit login_per_addr{100, 60};
   domain::Limit register_per_addr{20, 3600};
+  domain::Limit password_per_user{10, 900};
 
   static AccountPolicy from(const UserConfig& config);
 };
@@ -82,17 +87,24 @@ class Accounts {
 
   // 401 when the user no longer exists.
   domain::User current_user(std::string_view user_id);
-  // 400 naming currentPassword when it is wrong, 401 when the user no longer exists.
+  // 400 naming currentPassword when it is wrong, 429 while wrong answers for this user are over
+  // their limit, 401 when the user no longer exists.
   domain::User update_profile(std::string_view user_id, const ProfileChange& change);
+
+  // Admin power follows the STORED role at once, not the role claim of a token that may predate
+  // a demotion: one primary-key read. 401 when the caller no longer exists, 403 unless admin.
+  void require_admin(std::string_view caller_id);
 
   std::optional<domain::User> find_user(std::string_view id);
   store::UserPage list_users(std::string_view query_lower, std::int64_t page, std::int64_t limit);
-  // 404 unknown user, 409 demoting the last admin.
-  domain::User change_role(std::string_view id, std::string_view role);
+  // 403 unless `actor_id` is an admin in the database (checked in the same serialized
+  // transaction as the change), 404 unknown user, 409 demoting the last admin.
+  domain::User change_role(std::string_view actor_id, std::string_view id, std::string_view role);
 
   // Creates the admin unless that email exists; race-free across instances. True when created.
   bool ensure_first_admin(const FirstAdmin& admin);
-  // Deletes expired refresh tokens and rate-limit windows older than every configured window.
+  // Deletes expired refresh tokens and rate-limit windows older than every configured window, and
+  // clears sealed successor pairs whose retry grace has passed.
   void sweep();
 
  private:
@@ -103,7 +115,10 @@ class Accounts {
   NewRefresh new_refresh_token() const;
   domain::RefreshToken family_head(const NewRefresh& token, const std::string& user_id,
                                    std::int64_t now) const;
-  void record_login_failure(const std::string& email_key, const std::string& addr_key);
+  // Counts one attempt for `key` under `limit` in `tx`, or throws 429 (`detail`) with the wait.
+  // Returns the start of the window the attempt was counted in (0 when the limit is disabled).
+  std::int64_t reserve_or_throw(db::Tx& tx, const std::string& key, const domain::Limit& limit,
+                                std::int64_t now, const char* detail) const;
 
   db::Database& db_;
   auth::PasswordHasher& hasher_;

@@ -77,6 +77,8 @@ UserConfig UserConfig::from_env(const Env& env) {
       read_limit(env, "LOGIN_MAX_FAILURES_PER_ADDR", 100, "LOGIN_ADDR_WINDOW_S", 60);
   config.register_per_addr =
       read_limit(env, "REGISTER_MAX_PER_ADDR", 20, "REGISTER_WINDOW_S", 3600);
+  config.password_per_user =
+      read_limit(env, "PASSWORD_MAX_FAILURES_PER_USER", 10, "PASSWORD_FAILURE_WINDOW_S", 900);
   return config;
 }
 

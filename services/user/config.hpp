@@ -38,6 +38,7 @@ struct UserConfig {
   domain::Limit login_per_email{10, 900};
   domain::Limit login_per_addr{100, 60};
   domain::Limit register_per_addr{20, 3600};
+  domain::Limit password_per_user{10, 900};  // wrong currentPassword answers per user
 
   static UserConfig from_env(const Env& env);
 };

@@ -13,6 +13,8 @@
 namespace emporium::user {
 namespace {
 
+constexpr int kSweepIntervalMs = 60'000;
+
 // Everything the handlers share, owned together and kept alive by the routes that capture it.
 struct Components {
   Components(App& app, const UserConfig& config)
@@ -48,6 +50,9 @@ void register_user_service(App& app, const UserConfig& config) {
       log.warn("sweep of expired tokens failed", {{"error", e.what()}});
     }
   });
+  // And while running: sealed successor pairs must not outlive their retry grace by much, and
+  // expired tokens and stale counters should not pile up. Exceptions are logged by the App.
+  app.every("account-sweep", kSweepIntervalMs, [accounts] { accounts->sweep(); });
 }
 
 }  // namespace emporium::user

@@ -238,6 +238,20 @@ std::optional<std::vector<unsigned char>> raw_signature_to_der(const std::string
   return der;
 }
 
+// The order n of P-256 and n/2, big-endian. An ECDSA signature (r, s) is equally valid as
+// (r, n - s); accepting only s <= n/2 makes each token's signature unique (no malleability).
+constexpr unsigned char kP256Order[kCoordinateBytes] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+constexpr unsigned char kP256HalfOrder[kCoordinateBytes] = {
+    0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8};
+
+// True when the 32-byte big-endian S of a raw R||S signature is above n/2.
+bool high_s(const std::string& raw_signature) {
+  return std::memcmp(raw_signature.data() + kCoordinateBytes, kP256HalfOrder, kCoordinateBytes) > 0;
+}
+
 std::string der_signature_to_raw(const unsigned char* der, std::size_t length) {
   const unsigned char* in = der;
   EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &in, static_cast<long>(length)));
@@ -245,7 +259,17 @@ std::string der_signature_to_raw(const unsigned char* der, std::size_t length) {
   const BIGNUM* r = nullptr;
   const BIGNUM* s = nullptr;
   ECDSA_SIG_get0(sig.get(), &r, &s);
-  return bignum_bytes(r, kCoordinateBytes) + bignum_bytes(s, kCoordinateBytes);
+  std::string raw = bignum_bytes(r, kCoordinateBytes) + bignum_bytes(s, kCoordinateBytes);
+  if (high_s(raw)) {
+    // OpenSSL does not normalise S; verifiers (ours included) accept only the low form.
+    BnPtr order(BN_bin2bn(kP256Order, static_cast<int>(kCoordinateBytes), nullptr));
+    BnPtr low(BN_new());
+    if (!order || !low || BN_sub(low.get(), order.get(), s) != 1) {
+      throw std::runtime_error("cannot normalise the ECDSA signature");
+    }
+    raw = bignum_bytes(r, kCoordinateBytes) + bignum_bytes(low.get(), kCoordinateBytes);
+  }
+  return raw;
 }
 
 std::int64_t now_seconds() {
@@ -467,10 +491,16 @@ std::optional<Claims> JwtVerifier::Impl::check(std::string_view token, std::int6
   const auto exp = json_int64(*exp_it);
   if (!exp || *exp <= now_s - kLeewaySeconds) return std::nullopt;
   claims.exp = *exp;
+  // A token issued (or valid only) in the future beyond the clock-skew leeway is not ours: our
+  // signer stamps `iat` with its own clock. Checked like `exp`, as integers only.
   if (const auto iat_it = payload->find("iat"); iat_it != payload->end()) {
     const auto iat = json_int64(*iat_it);
-    if (!iat) return std::nullopt;
+    if (!iat || *iat > now_s + kLeewaySeconds) return std::nullopt;
     claims.iat = *iat;
+  }
+  if (const auto nbf_it = payload->find("nbf"); nbf_it != payload->end()) {
+    const auto nbf = json_int64(*nbf_it);
+    if (!nbf || *nbf > now_s + kLeewaySeconds) return std::nullopt;
   }
   const std::string* iss = string_member(*payload, "iss");
   if (!iss || *iss != issuer) return std::nullopt;
@@ -487,7 +517,8 @@ std::optional<Claims> JwtVerifier::Impl::check(std::string_view token, std::int6
   claims.role = *role;
 
   std::string raw_signature;
-  if (!base64url_decode(signature_part, raw_signature) || raw_signature.size() != kSignatureBytes) {
+  if (!base64url_decode(signature_part, raw_signature) || raw_signature.size() != kSignatureBytes ||
+      high_s(raw_signature)) {
     return std::nullopt;
   }
   const auto der = raw_signature_to_der(raw_signature);

@@ -18,8 +18,8 @@ std::string bounded(std::string_view text) {
 bool window_expired(const std::optional<WindowState>& state, const Limit& limit,
                     std::int64_t now_ms) {
   if (!state) return true;
-  // A window start in the future means a clock step back: start over rather than block for long.
-  if (state->window_start_ms > now_ms) return true;
+  // A window start well in the future means a clock step back: start over rather than block.
+  if (state->window_start_ms > now_ms + kClockSkewToleranceMs) return true;
   return now_ms - state->window_start_ms >= limit.window_s * 1000;
 }
 
@@ -49,6 +49,10 @@ std::string login_addr_key(std::string_view client_address) {
 
 std::string register_addr_key(std::string_view client_address) {
   return "register:addr:" + std::string(client_address);
+}
+
+std::string password_user_key(std::string_view user_id) {
+  return "password:user:" + bounded(user_id);
 }
 
 }  // namespace emporium::user::domain

@@ -25,6 +25,11 @@ struct Verdict {
   std::int64_t retry_after_s = 0;  // > 0 when not allowed: whole seconds until the window ends
 };
 
+// A window may start slightly after `now`: parallel attempts read the clock before they queue on
+// the counter's row, and instances read their own clocks. Only a start further ahead than this is
+// taken for a clock step back, which starts a new window rather than blocking for long.
+inline constexpr std::int64_t kClockSkewToleranceMs = 60'000;
+
 // True when `state` belongs to a window that has ended at `now_ms` (or there is none).
 bool window_expired(const std::optional<WindowState>& state, const Limit& limit,
                     std::int64_t now_ms);
@@ -40,5 +45,7 @@ WindowState record(const std::optional<WindowState>& state, const Limit& limit,
 std::string login_email_key(std::string_view email, std::string_view client_address);
 std::string login_addr_key(std::string_view client_address);
 std::string register_addr_key(std::string_view client_address);
+// Wrong `currentPassword` answers on PUT /me, per user.
+std::string password_user_key(std::string_view user_id);
 
 }  // namespace emporium::user::domain

@@ -9,7 +9,7 @@ RefreshAction decide_refresh(const std::optional<RefreshToken>& token, std::int6
   }
   if (!token->used_at_ms) return RefreshAction::Rotate;
   const bool within_grace = now_ms - *token->used_at_ms <= reuse_grace_ms;
-  if (within_grace && token->successor_token) return RefreshAction::Replay;
+  if (within_grace && token->successor_sealed) return RefreshAction::Replay;
   return RefreshAction::Reuse;
 }
 

@@ -27,9 +27,10 @@ struct RefreshToken {
   std::int64_t issued_at_ms = 0;
   std::int64_t expires_at_ms = 0;
   std::optional<std::int64_t> used_at_ms;
-  std::optional<std::string> replaced_by;       // hash of the successor
-  std::optional<std::string> successor_token;   // raw successor, kept for the retry grace only
-  std::optional<std::string> successor_access;  // the access token issued with it, likewise
+  std::optional<std::string> replaced_by;  // hash of the successor
+  // The successor pair (refresh and access token) for the retry grace, sealed under a key derived
+  // from this token's raw value (sealed_pair.hpp); cleared once handed out or the grace passed.
+  std::optional<std::string> successor_sealed;
   std::optional<std::int64_t> revoked_at_ms;
 };
 

@@ -4,12 +4,22 @@
 #include "handlers/dto.hpp"
 
 #include <emporium/error/errors.hpp>
+#include <emporium/json/json.hpp>
 
 namespace emporium::user {
 namespace {
 
 using http::Request;
 using http::Response;
+
+// Tokens must not be kept by a browser, proxy or CDN cache (RFC 9111 §5.2.2.5; Pragma for
+// HTTP/1.0 caches): every response that carries tokens goes through here.
+Response token_response(const Json& body) {
+  Response response = Response::json(200, body);
+  response.set_header("Cache-Control", "no-store");
+  response.set_header("Pragma", "no-cache");
+  return response;
+}
 
 std::optional<std::string> optional_phone(const Json& body, FieldErrors& errors) {
   auto phone = dto::optional_string(body, "phone", errors);
@@ -42,7 +52,7 @@ Response register_user(Accounts& accounts, Request& request) {
   errors.throw_if_any();
   // `role` and every other server field in the body are ignored: a registration is a customer.
   const Session session = accounts.register_user(registration, request.client_address);
-  return Response::json(200, dto::session_json(session));
+  return token_response(dto::session_json(session));
 }
 
 Response login(Accounts& accounts, Request& request) {
@@ -54,7 +64,7 @@ Response login(Accounts& accounts, Request& request) {
   if (password && password->empty()) errors.add("password", "password is required");
   errors.throw_if_any();
   const Session session = accounts.login(*email, *password, request.client_address);
-  return Response::json(200, dto::session_json(session));
+  return token_response(dto::session_json(session));
 }
 
 Response refresh(Accounts& accounts, Request& request) {
@@ -62,16 +72,29 @@ Response refresh(Accounts& accounts, Request& request) {
   FieldErrors errors;
   auto token = dto::required_string(body, "refreshToken", errors);
   errors.throw_if_any();
-  return Response::json(200, dto::token_pair_json(accounts.refresh(*token)));
+  return token_response(dto::token_pair_json(accounts.refresh(*token)));
+}
+
+// The refresh token of a logout body, if the body is a JSON object that has one. Anything else
+// (no body, another content type, invalid JSON, an array, a string) has none.
+std::optional<std::string> logout_token(const Request& request) {
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
+  Json body;
+  try {
+    body = parse_json(request.body);  // the shared parser: depth and size limits, UTF-8
+  } catch (const HttpError&) {
+    return std::nullopt;
+  }
+  if (!body.is_object()) return std::nullopt;
+  const auto it = body.find("refreshToken");
+  if (it == body.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
 }
 
 Response logout(Accounts& accounts, Request& request) {
-  // Always 204: the caller learns nothing about the token it sent.
-  const Json& body = request.json();
-  if (body.is_object()) {
-    const auto it = body.find("refreshToken");
-    if (it != body.end() && it->is_string()) accounts.logout(it->get_ref<const std::string&>());
-  }
+  // Always 204 (API.md), whatever the body: the caller learns nothing about what it sent. The
+  // route does not declare a JSON body, so the App's 400/415 for bad bodies never applies here.
+  if (const auto token = logout_token(request)) accounts.logout(*token);
   return Response::no_content();
 }
 
@@ -91,9 +114,8 @@ void register_auth_handlers(App& app, const std::shared_ptr<Accounts>& accounts,
   app.route(
       http::Method::Post, "/api/users/refresh",
       [accounts](Request& r) { return refresh(*accounts, r); }, public_json);
-  app.route(
-      http::Method::Post, "/api/users/logout",
-      [accounts](Request& r) { return logout(*accounts, r); }, public_json);
+  app.route(http::Method::Post, "/api/users/logout",
+            [accounts](Request& r) { return logout(*accounts, r); }, {http::Access::Public, false});
 
   // The document never changes while the process runs: render it once.
   auto jwks = std::make_shared<const Json>(signer->jwks());

@@ -27,6 +27,18 @@ const std::string& caller_id(const Request& request) {
   return principal.user_id;
 }
 
+// Every admin route of user-service goes through this: the App has checked the token's role
+// claim, but a token outlives a demotion (ACCESS_TOKEN_TTL), so admin power follows the stored
+// role at once (one primary-key read). Internal calls carry no user and are not affected. It runs
+// before the handler, so 403 still precedes 404 and 400 (DESIGN §4 check order).
+http::Handler stored_admin(const std::shared_ptr<Accounts>& accounts, http::Handler handler) {
+  return [accounts, handler = std::move(handler)](Request& request) {
+    const Principal& principal = request.user();
+    if (!principal.internal) accounts->require_admin(principal.user_id);
+    return handler(request);
+  };
+}
+
 std::string page_link(std::int64_t page, std::int64_t limit, const std::string& q,
                       const char* rel) {
   std::string link = "<";
@@ -148,7 +160,7 @@ Response put_role(Accounts& accounts, Request& request) {
     if (!accounts.find_user(id)) throw not_found("User not found");  // 404 before 400
     errors.throw_if_any();
   }
-  return Response::json(200, dto::user_json(accounts.change_role(id, *role)));
+  return Response::json(200, dto::user_json(accounts.change_role(caller_id(request), id, *role)));
 }
 
 }  // namespace
@@ -161,13 +173,16 @@ void register_user_handlers(App& app, const std::shared_ptr<Accounts>& accounts)
   // A password change runs argon2: slow lane.
   app.route(Method::Put, "/api/users/me", [accounts](Request& r) { return put_me(*accounts, r); },
             {Access::User, true, http::Lane::Slow});
-  app.route(Method::Get, "/api/users", [accounts](Request& r) { return list_users(*accounts, r); },
+  app.route(Method::Get, "/api/users",
+            stored_admin(accounts, [accounts](Request& r) { return list_users(*accounts, r); }),
             {Access::Admin, false});
   app.route(Method::Get, "/api/users/:id",
-            [accounts](Request& r) { return get_user(*accounts, r); },
+            stored_admin(accounts, [accounts](Request& r) { return get_user(*accounts, r); }),
             {Access::AdminOrInternal, false});
+  // change_role checks the actor's stored role again inside its serialized transaction.
   app.route(Method::Put, "/api/users/:id/role",
-            [accounts](Request& r) { return put_role(*accounts, r); }, {Access::Admin, true});
+            stored_admin(accounts, [accounts](Request& r) { return put_role(*accounts, r); }),
+            {Access::Admin, true});
 }
 
 }  // namespace emporium::user

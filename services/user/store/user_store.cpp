@@ -125,9 +125,8 @@ std::optional<domain::RefreshToken> find_refresh_token(db::Tx& tx, std::string_v
   token.expires_at_ms = row.integer(4);
   token.used_at_ms = row.opt_integer(5);
   token.replaced_by = row.opt_text(6);
-  token.successor_token = row.opt_text(7);
+  token.successor_sealed = row.opt_text(7);
   token.revoked_at_ms = row.opt_integer(8);
-  token.successor_access = row.opt_text(9);
   return token;
 }
 
@@ -138,15 +137,17 @@ void insert_refresh_token(db::Tx& tx, const domain::RefreshToken& token) {
 }
 
 bool mark_refresh_token_used(db::Tx& tx, std::string_view token_hash, std::int64_t used_at_ms,
-                             std::string_view successor_hash, std::string_view successor_raw,
-                             std::string_view successor_access) {
-  return tx.exec(sql::kMarkRefreshTokenUsed,
-                 {text(token_hash), Value(used_at_ms), text(successor_hash), text(successor_raw),
-                  text(successor_access)}) > 0;
+                             std::string_view successor_hash, std::string_view successor_sealed) {
+  return tx.exec(sql::kMarkRefreshTokenUsed, {text(token_hash), Value(used_at_ms),
+                                              text(successor_hash), text(successor_sealed)}) > 0;
 }
 
-void clear_successor_token(db::Tx& tx, std::string_view token_hash) {
-  tx.exec(sql::kClearSuccessorToken, {text(token_hash)});
+void clear_successor_sealed(db::Tx& tx, std::string_view token_hash) {
+  tx.exec(sql::kClearSuccessorSealed, {text(token_hash)});
+}
+
+std::int64_t clear_expired_successors(db::Tx& tx, std::int64_t used_before_ms) {
+  return tx.exec(sql::kClearExpiredSuccessors, {Value(used_before_ms)});
 }
 
 void clear_predecessor_successor(db::Tx& tx, std::string_view successor_hash) {
@@ -173,6 +174,19 @@ std::optional<domain::WindowState> find_window(db::Tx& tx, std::string_view key)
 
 void save_window(db::Tx& tx, std::string_view key, const domain::WindowState& state) {
   tx.exec(sql::kUpsertRateWindow, {text(key), Value(state.window_start_ms), Value(state.count)});
+}
+
+std::optional<domain::WindowState> reserve_window(db::Tx& tx, std::string_view key,
+                                                  const domain::Limit& limit, std::int64_t now_ms) {
+  const auto result = tx.query(sql::kReserveRateWindow,
+                               {text(key), Value(now_ms), Value(now_ms - limit.window_s * 1000),
+                                Value(limit.max), Value(now_ms + domain::kClockSkewToleranceMs)});
+  if (result.empty()) return std::nullopt;
+  return domain::WindowState{result.one().integer(0), result.one().integer(1)};
+}
+
+void refund_window(db::Tx& tx, std::string_view key, std::int64_t window_start_ms) {
+  tx.exec(sql::kRefundRateWindow, {text(key), Value(window_start_ms)});
 }
 
 void delete_window(db::Tx& tx, std::string_view key) {

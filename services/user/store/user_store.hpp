@@ -47,12 +47,13 @@ std::string like_contains_pattern(std::string_view text);
 // ---- refresh tokens
 std::optional<domain::RefreshToken> find_refresh_token(db::Tx& tx, std::string_view token_hash);
 void insert_refresh_token(db::Tx& tx, const domain::RefreshToken& token);
-// False when the token was used meanwhile.
+// False when the token was used meanwhile. `successor_sealed` is the sealed pair (sealed_pair.hpp).
 bool mark_refresh_token_used(db::Tx& tx, std::string_view token_hash, std::int64_t used_at_ms,
-                             std::string_view successor_hash, std::string_view successor_raw,
-                             std::string_view successor_access);
-void clear_successor_token(db::Tx& tx, std::string_view token_hash);
+                             std::string_view successor_hash, std::string_view successor_sealed);
+void clear_successor_sealed(db::Tx& tx, std::string_view token_hash);
 void clear_predecessor_successor(db::Tx& tx, std::string_view successor_hash);
+// Clears the sealed pairs of tokens used before `used_before_ms` (their grace has passed).
+std::int64_t clear_expired_successors(db::Tx& tx, std::int64_t used_before_ms);
 std::int64_t revoke_family(db::Tx& tx, std::string_view family_id, std::int64_t now_ms);
 std::int64_t revoke_user_tokens(db::Tx& tx, std::string_view user_id, std::int64_t now_ms);
 std::int64_t delete_expired_refresh_tokens(db::Tx& tx, std::int64_t before_ms);
@@ -61,6 +62,13 @@ std::int64_t delete_expired_refresh_tokens(db::Tx& tx, std::int64_t before_ms);
 std::optional<domain::WindowState> find_window(db::Tx& tx, std::string_view key);
 void save_window(db::Tx& tx, std::string_view key, const domain::WindowState& state);
 void delete_window(db::Tx& tx, std::string_view key);
+// One attempt counted atomically under `limit` (see sql::kReserveRateWindow): the window after
+// counting it, or nullopt when the window is full and nothing was counted.
+std::optional<domain::WindowState> reserve_window(db::Tx& tx, std::string_view key,
+                                                  const domain::Limit& limit, std::int64_t now_ms);
+// Takes back one attempt counted in the window that started at `window_start_ms`, if that window
+// is still the stored one.
+void refund_window(db::Tx& tx, std::string_view key, std::int64_t window_start_ms);
 std::int64_t delete_stale_windows(db::Tx& tx, std::int64_t started_before_ms);
 
 }  // namespace emporium::user::store

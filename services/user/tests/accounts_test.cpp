@@ -234,8 +234,8 @@ TEST_P(AccountsTest, RefreshRejectsUnknownAndExpiredTokensAndReadsTheCurrentRole
   expect_http_error([&] { accounts_->refresh(std::string(10000, 'x')); }, 401);
 
   const Session s = register_user("ada@example.com");
-  make_admin("root@example.com");
-  accounts_->change_role(s.user.id, "admin");
+  const domain::User root = make_admin("root@example.com");
+  accounts_->change_role(root.id, s.user.id, "admin");
   const TokenPair pair = accounts_->refresh(s.tokens.refresh_token);
   EXPECT_EQ(verifier_->verify(pair.access_token)->role, "admin");
 
@@ -299,17 +299,19 @@ TEST_P(AccountsTest, AMissingUserIsUnauthorized) {
 
 TEST_P(AccountsTest, TheLastAdminCannotBeDemoted) {
   const domain::User root = make_admin("root@example.com");
-  const HttpError e = expect_http_error([&] { accounts_->change_role(root.id, "customer"); }, 409);
+  const HttpError e =
+      expect_http_error([&] { accounts_->change_role(root.id, root.id, "customer"); }, 409);
   EXPECT_EQ(e.detail(), "Cannot demote the last admin");
 
   const Session other = register_user("other@example.com");
-  const domain::User promoted = accounts_->change_role(other.user.id, "admin");
+  const domain::User promoted = accounts_->change_role(root.id, other.user.id, "admin");
   EXPECT_EQ(promoted.role, "admin");
   EXPECT_EQ(promoted.version, 1);
-  EXPECT_EQ(accounts_->change_role(other.user.id, "admin").version, 1);  // no change, no bump
-  EXPECT_EQ(accounts_->change_role(root.id, "customer").role, "customer");
-  expect_http_error([&] { accounts_->change_role(other.user.id, "customer"); }, 409);
-  expect_http_error([&] { accounts_->change_role(new_object_id(), "admin"); }, 404);
+  EXPECT_EQ(accounts_->change_role(root.id, other.user.id, "admin").version,
+            1);  // no change, no bump
+  EXPECT_EQ(accounts_->change_role(root.id, root.id, "customer").role, "customer");
+  expect_http_error([&] { accounts_->change_role(other.user.id, other.user.id, "customer"); }, 409);
+  expect_http_error([&] { accounts_->change_role(other.user.id, new_object_id(), "admin"); }, 404);
 }
 
 TEST_P(AccountsTest, ConcurrentDemotionsLeaveOneAdmin) {
@@ -324,7 +326,7 @@ TEST_P(AccountsTest, ConcurrentDemotionsLeaveOneAdmin) {
   for (const auto& admin : admins) {
     threads.emplace_back([&, id = admin.id] {
       try {
-        accounts_->change_role(id, "customer");
+        accounts_->change_role(id, id, "customer");  // each admin demotes itself
         ++demoted;
       } catch (const HttpError& e) {
         if (e.status() == 409) ++refused;
@@ -384,6 +386,226 @@ TEST_P(AccountsTest, SweepDeletesExpiredTokensAndStaleWindows) {
     return store::find_window(tx, domain::login_addr_key("10.0.0.1"));
   });
   EXPECT_FALSE(window);
+}
+
+// ---- issue 7: stored roles, limits counted first, no usable token at rest ----------------------
+
+TEST_P(AccountsTest, ADemotedAdminsOldTokenCannotChangeRoles) {
+  const domain::User root = make_admin("root@example.com");
+  const Session x = register_user("x@example.com");
+  accounts_->change_role(root.id, x.user.id, "admin");
+  accounts_->require_admin(x.user.id);  // an admin now
+  accounts_->change_role(root.id, x.user.id, "customer");
+
+  // Whatever X's token says, the stored role decides, on every admin entry point.
+  expect_http_error([&] { accounts_->require_admin(x.user.id); }, 403);
+  expect_http_error([&] { accounts_->change_role(x.user.id, x.user.id, "admin"); }, 403);
+  const Session other = register_user("other@example.com");
+  expect_http_error([&] { accounts_->change_role(x.user.id, other.user.id, "admin"); }, 403);
+  EXPECT_EQ(accounts_->current_user(x.user.id).role, "customer");
+  EXPECT_EQ(accounts_->current_user(other.user.id).role, "customer");
+  expect_http_error([&] { accounts_->require_admin(new_object_id()); }, 401);
+  accounts_->require_admin(root.id);
+}
+
+TEST_P(AccountsTest, ParallelWrongPasswordsGetAtMostTheLimitOfVerifications) {
+  policy_.login_per_email = {10, 900};
+  policy_.login_per_addr = {1000, 60};
+  // A clock that moves on every read, as real ones do: attempts read it before they queue on the
+  // counter, so a window may have been started by an attempt that read it later.
+  std::atomic<std::int64_t> ticks{0};
+  accounts_ = std::make_unique<Accounts>(database_->db(), *hasher_, *signer_, policy_, nullptr,
+                                         [&] { return clock_.now() + ticks++; });
+  register_user("ada@example.com");
+  constexpr int kParallel = 30;
+  std::atomic<int> verified{0};  // a 401 is only ever answered after a real argon2 check
+  std::atomic<int> limited{0};
+  std::atomic<int> other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  threads.reserve(kParallel);
+  for (int i = 0; i < kParallel; ++i) {
+    threads.emplace_back([&] {
+      while (!go) std::this_thread::yield();
+      try {
+        accounts_->login("ada@example.com", "wrong password", "10.0.0.1");
+        ++other;
+      } catch (const HttpError& e) {
+        if (e.status() == 401) {
+          ++verified;
+        } else if (e.status() == 429 && retry_after(e) == "900") {
+          ++limited;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(verified.load(), 10);
+  EXPECT_EQ(limited.load(), kParallel - 10);
+  EXPECT_EQ(other.load(), 0);
+  const auto window = database_->db().with_tx(db::TxKind::Read, [&](db::Tx& tx) {
+    return store::find_window(tx, domain::login_email_key("ada@example.com", "10.0.0.1"));
+  });
+  ASSERT_TRUE(window);
+  EXPECT_EQ(window->count, 10);  // refused attempts are not counted
+}
+
+TEST_P(AccountsTest, ASuccessfulLoginGivesItsAddressAttemptBack) {
+  policy_.login_per_addr = {2, 60};
+  accounts_ = make_accounts();
+  register_user("ada@example.com");
+  // Successes are counted first like any attempt, then refunded: they never use up the
+  // per-address failure budget.
+  for (int i = 0; i < 5; ++i) accounts_->login("ada@example.com", "correct horse", "10.0.0.5");
+  expect_http_error([&] { accounts_->login("ada@example.com", "wrong one", "10.0.0.5"); }, 401);
+  expect_http_error([&] { accounts_->login("bob@example.com", "wrong one", "10.0.0.5"); }, 401);
+  expect_http_error([&] { accounts_->login("ada@example.com", "correct horse", "10.0.0.5"); }, 429);
+}
+
+TEST_P(AccountsTest, AnAddressOverItsLimitDoesNotUseUpTheEmailCount) {
+  policy_.login_per_email = {3, 900};
+  policy_.login_per_addr = {1, 60};
+  accounts_ = make_accounts();
+  register_user("ada@example.com");
+  expect_http_error([&] { accounts_->login("bob@example.com", "wrong one", "10.0.0.6"); }, 401);
+  for (int i = 0; i < 5; ++i) {
+    expect_http_error([&] { accounts_->login("ada@example.com", "wrong one", "10.0.0.6"); }, 429);
+  }
+  const auto window = database_->db().with_tx(db::TxKind::Read, [&](db::Tx& tx) {
+    return store::find_window(tx, domain::login_email_key("ada@example.com", "10.0.0.6"));
+  });
+  EXPECT_FALSE(window);  // rolled back with the 429
+}
+
+TEST_P(AccountsTest, WrongCurrentPasswordsAreLimitedPerUser) {
+  policy_.password_per_user = {10, 900};
+  std::atomic<std::int64_t> ticks{0};  // moves on every read (see above)
+  accounts_ = std::make_unique<Accounts>(database_->db(), *hasher_, *signer_, policy_, nullptr,
+                                         [&] { return clock_.now() + ticks++; });
+  const Session s = register_user("ada@example.com");
+  const Session other = register_user("bob@example.com");
+  ProfileChange wrong;
+  wrong.password = "new password 1";
+  wrong.current_password = "not it at all";
+  constexpr int kParallel = 30;
+  std::atomic<int> checked{0};
+  std::atomic<int> limited{0};
+  std::atomic<int> unexpected{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  threads.reserve(kParallel);
+  for (int i = 0; i < kParallel; ++i) {
+    threads.emplace_back([&] {
+      while (!go) std::this_thread::yield();
+      try {
+        accounts_->update_profile(s.user.id, wrong);
+        ++unexpected;
+      } catch (const HttpError& e) {
+        if (e.status() == 400) {
+          ++checked;
+        } else if (e.status() == 429 && retry_after(e) == "900") {
+          ++limited;
+        } else {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(checked.load(), 10);
+  EXPECT_EQ(limited.load(), kParallel - 10);
+  EXPECT_EQ(unexpected.load(), 0);
+
+  // Limited: even the right current password waits, and the password stays.
+  ProfileChange right = wrong;
+  right.current_password = "correct horse";
+  const HttpError e = expect_http_error([&] { accounts_->update_profile(s.user.id, right); }, 429);
+  EXPECT_EQ(retry_after(e), "900");
+  // Only password changes are limited, and only this user's.
+  ProfileChange rename;
+  rename.name = "Ada L";
+  EXPECT_EQ(accounts_->update_profile(s.user.id, rename).name, "Ada L");
+  ProfileChange other_right = right;
+  EXPECT_EQ(accounts_->update_profile(other.user.id, other_right).version, 1);
+
+  clock_.advance_s(900);  // the window ended
+  EXPECT_EQ(accounts_->update_profile(s.user.id, right).version, 2);
+  accounts_->login("ada@example.com", "new password 1", "10.0.0.1");
+}
+
+TEST_P(AccountsTest, TheRightCurrentPasswordResetsTheCount) {
+  policy_.password_per_user = {3, 900};
+  accounts_ = make_accounts();
+  const Session s = register_user("ada@example.com");
+  ProfileChange wrong;
+  wrong.password = "new password 1";
+  wrong.current_password = "not it at all";
+  expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 400);
+  expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 400);
+  ProfileChange right = wrong;
+  right.current_password = "correct horse";
+  accounts_->update_profile(s.user.id, right);
+  wrong.password = "new password 2";
+  for (int i = 0; i < 3; ++i) {
+    expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 400);
+  }
+  expect_http_error([&] { accounts_->update_profile(s.user.id, wrong); }, 429);
+}
+
+// Every value of every row of refresh_tokens, as text.
+std::vector<std::string> stored_token_cells(db::Database& db) {
+  const db::Result rows = db.query("SELECT * FROM refresh_tokens");
+  std::vector<std::string> cells;
+  for (const auto& row : rows.rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (!row.is_null(i) && !row.text(i).empty()) cells.push_back(row.text(i));
+    }
+  }
+  return cells;
+}
+
+TEST_P(AccountsTest, TheTokenTableHoldsNoUsableToken) {
+  const Session s = register_user("ada@example.com");
+  const TokenPair first = accounts_->refresh(s.tokens.refresh_token);  // rotated: grace is open
+  const std::vector<std::string> cells = stored_token_cells(database_->db());
+  ASSERT_GE(cells.size(), 10U);
+  for (const std::string& cell : cells) {
+    EXPECT_EQ(cell.find(first.refresh_token), std::string::npos) << cell;
+    EXPECT_EQ(cell.find(first.access_token), std::string::npos) << cell;
+    EXPECT_FALSE(verifier_->verify(cell)) << cell;
+  }
+  // Tried as refresh tokens, none works (a stored value that did would rotate here).
+  for (const std::string& cell : cells) {
+    expect_http_error([&] { accounts_->refresh(cell); }, 401);
+  }
+  // The holder of the old token still gets the same pair within the grace, once.
+  const TokenPair retry = accounts_->refresh(s.tokens.refresh_token);
+  EXPECT_EQ(retry.refresh_token, first.refresh_token);
+  EXPECT_EQ(retry.access_token, first.access_token);
+}
+
+TEST_P(AccountsTest, TheSealedPairIsClearedOnceTheGracePassed) {
+  const Session s = register_user("ada@example.com");
+  accounts_->refresh(s.tokens.refresh_token);
+  const auto sealed = [&] {
+    return database_->db()
+        .with_tx(db::TxKind::Read,
+                 [&](db::Tx& tx) {
+                   return store::find_refresh_token(tx, sha256_hex(s.tokens.refresh_token));
+                 })
+        ->successor_sealed;
+  };
+  ASSERT_TRUE(sealed());
+  clock_.advance_s(5);
+  accounts_->sweep();
+  EXPECT_TRUE(sealed());  // still inside the 10 s grace
+  clock_.advance_s(6);
+  accounts_->sweep();
+  EXPECT_FALSE(sealed());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest,

@@ -56,6 +56,8 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(config.login_per_addr.window_s, 60);
   EXPECT_EQ(config.register_per_addr.max, 20);
   EXPECT_EQ(config.register_per_addr.window_s, 3600);
+  EXPECT_EQ(config.password_per_user.max, 10);
+  EXPECT_EQ(config.password_per_user.window_s, 900);
 }
 
 TEST_F(ConfigTest, ReadsEveryVariable) {
@@ -76,6 +78,8 @@ TEST_F(ConfigTest, ReadsEveryVariable) {
   values["LOGIN_ADDR_WINDOW_S"] = "8";
   values["REGISTER_MAX_PER_ADDR"] = "9";
   values["REGISTER_WINDOW_S"] = "10";
+  values["PASSWORD_MAX_FAILURES_PER_USER"] = "11";
+  values["PASSWORD_FAILURE_WINDOW_S"] = "12";
   values["PORT"] = "5100";
   const UserConfig config = UserConfig::from_env(Env::from_map(values));
   EXPECT_EQ(config.common.port, 5100);
@@ -96,6 +100,8 @@ TEST_F(ConfigTest, ReadsEveryVariable) {
   EXPECT_EQ(config.login_per_addr.window_s, 8);
   EXPECT_EQ(config.register_per_addr.max, 9);
   EXPECT_EQ(config.register_per_addr.window_s, 10);
+  EXPECT_EQ(config.password_per_user.max, 11);
+  EXPECT_EQ(config.password_per_user.window_s, 12);
 }
 
 TEST_F(ConfigTest, ErrorsNameTheVariable) {
@@ -125,9 +131,10 @@ TEST_F(ConfigTest, ErrorsNameTheVariable) {
   bad_email["ADMIN_PASSWORD"] = "long enough";
   EXPECT_NE(error_of(bad_email).find("ADMIN_EMAIL"), std::string::npos);
 
-  for (const char* name : {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "ARGON2_T", "ARGON2_M_KIB",
-                           "ARGON2_P", "ARGON2_MAX_CONCURRENT", "LOGIN_MAX_FAILURES_PER_EMAIL",
-                           "LOGIN_EMAIL_WINDOW_S", "REGISTER_WINDOW_S"}) {
+  for (const char* name :
+       {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "ARGON2_T", "ARGON2_M_KIB", "ARGON2_P",
+        "ARGON2_MAX_CONCURRENT", "LOGIN_MAX_FAILURES_PER_EMAIL", "LOGIN_EMAIL_WINDOW_S",
+        "REGISTER_WINDOW_S", "PASSWORD_MAX_FAILURES_PER_USER", "PASSWORD_FAILURE_WINDOW_S"}) {
     auto values = base();
     values[name] = "abc";
     EXPECT_NE(error_of(values).find(name), std::string::npos) << name;

@@ -285,5 +285,89 @@ TEST_F(HttpTest, AdminGetAndRole) {
   EXPECT_EQ(promoted.body["__v"], 1);
 }
 
+// ---- issue 7: stored roles, token responses, logout ---------------------------------------------
+
+TEST_F(HttpTest, TokenResponsesAreNoStore) {
+  const Reply reg = register_user("ada@example.com");
+  const Reply login = call(http::Method::Post, "/api/users/login",
+                           R"({"email":"ada@example.com","password":"correct horse"})");
+  ASSERT_EQ(login.status, 200);
+  const Reply refreshed =
+      call(http::Method::Post, "/api/users/refresh",
+           R"({"refreshToken":")" + login.body["refreshToken"].get<std::string>() + R"("})");
+  for (const Reply* r : {&reg, &login, &refreshed}) {
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("Cache-Control"), "no-store");
+    EXPECT_EQ(r->header("Pragma"), "no-cache");
+  }
+}
+
+TEST_F(HttpTest, LogoutIs204ForAnyBody) {
+  const Reply reg = register_user("ada@example.com");
+  const std::string refresh_token = reg.body["refreshToken"];
+  const std::pair<const char*, const char*> bodies[] = {
+      {"[]", "application/json"},       {"\"x\"", "application/json"},
+      {"1", "application/json"},        {"null", "application/json"},
+      {"{", "application/json"},        {"{\"refreshToken\":", "application/json"},
+      {"\xff\xfe", "application/json"}, {"refreshToken=abc", "application/x-www-form-urlencoded"},
+      {"hello", "text/plain"},          {"{\"refreshToken\":7}", "application/json"},
+  };
+  for (const auto& [body, type] : bodies) {
+    http::Request request =
+        emporium::testing::make_request(http::Method::Post, "/api/users/logout", {}, body, type);
+    request.client_address = "127.0.0.1";
+    EXPECT_EQ(emporium::testing::send(*app_, std::move(request)).status, 204) << body;
+  }
+  EXPECT_EQ(call(http::Method::Post, "/api/users/logout").status, 204);  // no body at all
+  // A well-formed body still revokes, with any content type.
+  http::Request request = emporium::testing::make_request(
+      http::Method::Post, "/api/users/logout", {}, R"({"refreshToken":")" + refresh_token + R"("})",
+      "text/plain");
+  EXPECT_EQ(emporium::testing::send(*app_, std::move(request)).status, 204);
+  EXPECT_EQ(call(http::Method::Post, "/api/users/refresh",
+                 R"({"refreshToken":")" + refresh_token + R"("})")
+                .status,
+            401);
+}
+
+TEST_F(HttpTest, ADemotedAdminsOldTokenGets403OnEveryAdminRoute) {
+  const std::string admin = admin_token();
+  const Reply reg = register_user("x@example.com");
+  const std::string x_id = reg.body["user"]["_id"];
+  ASSERT_EQ(
+      call(http::Method::Put, "/api/users/" + x_id + "/role", R"({"role":"admin"})", bearer(admin))
+          .status,
+      200);
+  const Reply x_login = call(http::Method::Post, "/api/users/login",
+                             R"({"email":"x@example.com","password":"correct horse"})");
+  const std::string x_admin = x_login.body["token"];
+  ASSERT_EQ(call(http::Method::Get, "/api/users", "", bearer(x_admin)).status, 200);
+  ASSERT_EQ(call(http::Method::Put, "/api/users/" + x_id + "/role", R"({"role":"customer"})",
+                 bearer(admin))
+                .status,
+            200);
+
+  const std::string other = register_user("o@example.com").body["user"]["_id"];
+  EXPECT_EQ(call(http::Method::Put, "/api/users/" + x_id + "/role", R"({"role":"admin"})",
+                 bearer(x_admin))
+                .status,
+            403);
+  EXPECT_EQ(call(http::Method::Put, "/api/users/" + other + "/role", R"({"role":"admin"})",
+                 bearer(x_admin))
+                .status,
+            403);
+  EXPECT_EQ(call(http::Method::Get, "/api/users", "", bearer(x_admin)).status, 403);
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + other, "", bearer(x_admin)).status, 403);
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + new_object_id(), "", bearer(x_admin)).status,
+            403);  // 403 before 404
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + x_id, "", bearer(admin)).body["role"],
+            "customer");
+  // Internal callers are not users: unaffected.
+  EXPECT_EQ(
+      call(http::Method::Get, "/api/users/" + x_id, "", {{"X-Internal-Token", kInternalToken}})
+          .status,
+      200);
+}
+
 }  // namespace
 }  // namespace emporium::user

@@ -52,6 +52,15 @@ TEST(RateLimit, ZeroMaxDisablesTheLimit) {
   EXPECT_TRUE(check(WindowState{kT0, 1'000'000}, limit, kT0 + 1).allowed);
 }
 
+TEST(RateLimit, AWindowStartedMomentsLaterIsTheCurrentOne) {
+  // Parallel attempts read the clock before they queue; another may have started the window.
+  const Limit limit{1, 60};
+  const WindowState state{kT0 + 2'000, 1};
+  EXPECT_FALSE(window_expired(state, limit, kT0));
+  EXPECT_FALSE(check(state, limit, kT0).allowed);
+  EXPECT_EQ(check(state, limit, kT0).retry_after_s, 62);
+}
+
 TEST(RateLimit, AWindowFromTheFutureStartsOver) {
   const Limit limit{1, 60};
   const WindowState state{kT0 + 3'600'000, 5};

@@ -27,7 +27,7 @@ TEST(Refresh, UnknownExpiredAndRevokedAreRejected) {
   EXPECT_EQ(decide_refresh(revoked, kT0 + 2, kGrace), RefreshAction::Reject);
   // A revoked token is rejected even inside the grace window with a successor on record.
   revoked.used_at_ms = kT0 + 1;
-  revoked.successor_token = "s";
+  revoked.successor_sealed = "s";
   EXPECT_EQ(decide_refresh(revoked, kT0 + 2, kGrace), RefreshAction::Reject);
 }
 
@@ -38,23 +38,23 @@ TEST(Refresh, FirstUseRotates) {
 TEST(Refresh, RetryWithinGraceReplaysOnce) {
   RefreshToken used = fresh();
   used.used_at_ms = kT0 + 1000;
-  used.successor_token = "successor";
+  used.successor_sealed = "sealed";
   EXPECT_EQ(decide_refresh(used, kT0 + 1000 + kGrace, kGrace), RefreshAction::Replay);
-  used.successor_token.reset();  // the replay clears it
+  used.successor_sealed.reset();  // the replay clears it
   EXPECT_EQ(decide_refresh(used, kT0 + 2000, kGrace), RefreshAction::Reuse);
 }
 
 TEST(Refresh, UseAfterGraceIsReuse) {
   RefreshToken used = fresh();
   used.used_at_ms = kT0;
-  used.successor_token = "successor";
+  used.successor_sealed = "sealed";
   EXPECT_EQ(decide_refresh(used, kT0 + kGrace + 1, kGrace), RefreshAction::Reuse);
 }
 
 TEST(Refresh, ZeroGraceMeansAnyReuseRevokes) {
   RefreshToken used = fresh();
   used.used_at_ms = kT0;
-  used.successor_token = "successor";
+  used.successor_sealed = "sealed";
   EXPECT_EQ(decide_refresh(used, kT0 + 1, 0), RefreshAction::Reuse);
 }
 

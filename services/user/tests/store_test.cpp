@@ -210,19 +210,19 @@ TEST_P(StoreTest, RefreshTokenLifecycle) {
   EXPECT_FALSE(found->revoked_at_ms);
 
   EXPECT_TRUE(db().with_tx(TxKind::Write, [&](db::Tx& tx) {
-    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 10, "hash-2", "raw-2", "access-2");
+    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 10, "hash-2", "sealed-2");
   }));
   EXPECT_FALSE(db().with_tx(TxKind::Write, [&](db::Tx& tx) {
-    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 11, "hash-3", "raw-3", "access-3");
+    return store::mark_refresh_token_used(tx, "hash-1", kT0 + 11, "hash-3", "sealed-3");
   }));
   found = find("hash-1");
   EXPECT_EQ(found->used_at_ms, kT0 + 10);
   EXPECT_EQ(found->replaced_by, "hash-2");
-  EXPECT_EQ(found->successor_token, "raw-2");
+  EXPECT_EQ(found->successor_sealed, "sealed-2");
 
   db().with_tx(TxKind::Write,
                [&](db::Tx& tx) { store::clear_predecessor_successor(tx, "hash-2"); });
-  EXPECT_FALSE(find("hash-1")->successor_token);
+  EXPECT_FALSE(find("hash-1")->successor_sealed);
 
   domain::RefreshToken second = head;
   second.token_hash = "hash-2";
@@ -271,6 +271,74 @@ TEST_P(StoreTest, RateWindowsUpsertAndDelete) {
                [&](db::Tx& tx) { EXPECT_EQ(store::delete_stale_windows(tx, kT0 - 1), 1); });
   db().with_tx(TxKind::Write, [&](db::Tx& tx) { store::delete_window(tx, "login:addr:1.2.3.4"); });
   EXPECT_FALSE(find("login:addr:1.2.3.4"));
+}
+
+TEST_P(StoreTest, ExpiredSealedSuccessorsAreClearedBySweep) {
+  for (const char* hash : {"old", "fresh"}) {
+    domain::RefreshToken token;
+    token.token_hash = hash;
+    token.family_id = std::string("family-") + hash;
+    token.user_id = "user-1";
+    token.issued_at_ms = kT0;
+    token.expires_at_ms = kT0 + 100'000;
+    db().with_tx(TxKind::Write, [&](db::Tx& tx) { store::insert_refresh_token(tx, token); });
+  }
+  db().with_tx(TxKind::Write, [&](db::Tx& tx) {
+    store::mark_refresh_token_used(tx, "old", kT0 + 1'000, "next-old", "sealed-old");
+    store::mark_refresh_token_used(tx, "fresh", kT0 + 9'000, "next-fresh", "sealed-fresh");
+  });
+  db().with_tx(TxKind::Write, [&](db::Tx& tx) {
+    EXPECT_EQ(store::clear_expired_successors(tx, kT0 + 5'000), 1);
+    EXPECT_EQ(store::clear_expired_successors(tx, kT0 + 5'000), 0);
+  });
+  const auto find = [&](const char* hash) {
+    return db().with_tx(TxKind::Read,
+                        [&](db::Tx& tx) { return store::find_refresh_token(tx, hash); });
+  };
+  EXPECT_FALSE(find("old")->successor_sealed);
+  EXPECT_EQ(find("fresh")->successor_sealed, "sealed-fresh");
+}
+
+// The reservation is one statement: it counts up to the limit, then refuses without writing; a
+// window that ended (or starts in the future after a clock step back) starts over.
+TEST_P(StoreTest, ReserveCountsUpToTheLimitThenRefuses) {
+  const domain::Limit limit{3, 60};
+  const auto reserve = [&](std::int64_t now) {
+    return db().with_tx(TxKind::WriteCommitted,
+                        [&](db::Tx& tx) { return store::reserve_window(tx, "k", limit, now); });
+  };
+  for (std::int64_t n = 1; n <= 3; ++n) {
+    const auto state = reserve(kT0 + n);
+    ASSERT_TRUE(state) << n;
+    EXPECT_EQ(state->window_start_ms, kT0 + 1);
+    EXPECT_EQ(state->count, n);
+  }
+  EXPECT_FALSE(reserve(kT0 + 10));
+  const auto stored =
+      db().with_tx(TxKind::Read, [&](db::Tx& tx) { return store::find_window(tx, "k"); });
+  EXPECT_EQ(stored->count, 3);  // the refused attempt changed nothing
+
+  db().with_tx(TxKind::WriteCommitted, [&](db::Tx& tx) {
+    store::refund_window(tx, "k", kT0 - 5);  // another window: no effect
+    store::refund_window(tx, "k", kT0 + 1);
+  });
+  EXPECT_EQ(reserve(kT0 + 20)->count, 3);
+  EXPECT_FALSE(reserve(kT0 + 21));
+
+  const auto next = reserve(kT0 + 1 + 60'000);  // the window ended
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->window_start_ms, kT0 + 1 + 60'000);
+  EXPECT_EQ(next->count, 1);
+  // An attempt whose clock read is a little older than the window's start (it queued on the row,
+  // or another instance started the window) counts in that window: it must not start over.
+  EXPECT_EQ(reserve(kT0 + 1 + 59'000)->count, 2);
+  EXPECT_EQ(reserve(kT0 + 1 + 59'500)->count, 3);
+  EXPECT_FALSE(reserve(kT0 + 1 + 59'900));
+  // A start far in the future is a clock step back: start over.
+  const auto stepped_back = reserve(kT0 - 3'600'000);
+  ASSERT_TRUE(stepped_back);
+  EXPECT_EQ(stepped_back->window_start_ms, kT0 - 3'600'000);
+  EXPECT_EQ(stepped_back->count, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::Sqlite, Backend::Postgres),

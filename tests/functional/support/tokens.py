@@ -20,6 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 
+# The order n of the P-256 group (FIPS 186-4).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -67,8 +71,11 @@ class KeyPair:
         return b64url(hashlib.sha256(canonical.encode()).digest())
 
     def sign_es256(self, signing_input: bytes) -> bytes:
+        """Raw R||S with a low S (s <= n/2), the only form the services accept (no malleability)."""
         der = self.private_key.sign(signing_input, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 

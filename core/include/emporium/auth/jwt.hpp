@@ -1,8 +1,9 @@
 // ES256 JSON Web Tokens (DESIGN §6): signing for user-service, verification everywhere.
 // Keys are parsed once; verification is our own code over OpenSSL EVP_DigestVerify and checks
-// alg == ES256, a known kid, an integer exp in the future (30 s leeway), iss, a 24-hex userId and a
-// known role. Verified tokens are cached (bounded LRU until exp), rejected ones in a small
-// negative cache.
+// alg == ES256, a known kid, an integer exp in the future (30 s leeway), `iat` and `nbf` (when
+// present) integers not in the future beyond that leeway, iss, a 24-hex userId, a known role, and
+// a low-S signature (s <= n/2; the signer emits only those). Verified tokens are cached (bounded
+// LRU until exp), rejected ones in a small negative cache.
 #pragma once
 
 #include "emporium/auth/principal.hpp"
