@@ -8,6 +8,8 @@ instead of hanging requests, answering 500 or acknowledging writes that are then
   suite's shared cluster is never frozen; it is always continued and stopped in the fixture.
 - SQLite disk full (a small tmpfs), unwritable files (chattr +i) and deleted files: 503 with
   Retry-After and /readyz 503; a read-only file stops start-up with a message naming it.
+- SQLite write lock held by another process (#14): writes answer 503 within the lock budget
+  (DB_LOCK_TIMEOUT_MS), reads keep answering meanwhile.
 
 Tests for one backend are skipped on the other (EMPORIUM_DB); tmpfs and chattr need root and are
 skipped without it. Deliberate 503s carry expected5xx- request ids (the teardown's log scan skips
@@ -18,11 +20,13 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -310,3 +314,31 @@ def test_sqlite_read_only_file_stops_start_up(make_stack, db_kind, tmp_path):
             db_path.chmod(0o644)
         assert proc.returncode != 0, f"exit code {proc.returncode}\n{out[-2000:]}\n{err[-2000:]}"
         assert "read-only" in err and str(db_path) in err, err[-2000:]
+
+
+def test_sqlite_held_write_lock_ends_writes_within_the_budget_and_reads_go_on(make_stack, db_kind, tmp_path):
+    require_sqlite(db_kind)
+    db_path = tmp_path / "users.db"
+    with sqlite_stack(make_stack, "locked", db_path) as s, Client(s.url) as c:
+        user = register(c)
+        other = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            # More writers at once than the instance has workers and connections (4).
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                writes = [pool.submit(timed, lambda: c.post("/api/users/register", json=new_registration(),
+                                                            expect_5xx=True, timeout=HANG_S))
+                          for _ in range(8)]
+                time.sleep(0.2)
+                for n in range(3):
+                    resp, elapsed = timed(lambda: c.get("/api/users/me", token=user["token"], timeout=HANG_S))
+                    assert resp is not None and resp.status_code == 200, f"read #{n} behind waiting writers"
+                    assert elapsed < 2.0, f"read #{n} took {elapsed:.2f}s behind waiting writers"
+                for n, write in enumerate(writes):
+                    resp, elapsed = write.result()
+                    assert_unavailable(resp, elapsed, f"register #{n} while the write lock is held")
+            assert_not_ready(s, "write lock held")
+        finally:
+            other.rollback()
+            other.close()
+        wait_recovered(s, c, "after the lock was released")
