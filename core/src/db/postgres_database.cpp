@@ -492,11 +492,11 @@ class PostgresDatabase final : public Database {
     auto lease = slots_.acquire(after_ms(options_.acquire_timeout_ms));
     Connection& conn = *connections_[lease.index()];
     conn.ensure();  // at start-up a connection failure is a DbError with libpq's reason
-    conn.unlimit_statements();
     // Session-level lock: held across the per-migration transactions below, released by the
-    // guard (or by the server if the session dies), which also restores the session's bounds.
+    // guard (or by the server if the session dies), which also restores the session's bounds
+    // lifted here, whatever happens from now on (unlocking a lock not taken only warns).
     const std::string key = std::to_string(kMigrationLockKey);
-    conn.command("SELECT pg_advisory_lock(" + key + ")", kNoDeadline);
+    conn.unlimit_statements();
     struct Unlock {
       Connection& conn;
       const std::string& key;
@@ -510,6 +510,7 @@ class PostgresDatabase final : public Database {
         }
       }
     } unlock{conn, key};
+    conn.command("SELECT pg_advisory_lock(" + key + ")", kNoDeadline);
 
     conn.command(kCreateMigrationsTable, kNoDeadline);
     conn.command(kCreateHealthTable, kNoDeadline);
