@@ -1,27 +1,297 @@
 // db::Database on both backends. SQLite uses a temporary file per test; PostgreSQL uses the
 // database named by EMPORIUM_TEST_PG_URL, each test in its own schema (dropped afterwards), and
 // is skipped when that variable is unset unless EMPORIUM_REQUIRE_PG=1.
+//
+// Faults (issue 7): a frozen PostgreSQL is a TCP proxy that stops forwarding (the kernel still
+// accepts and acknowledges, as with a SIGSTOPped server), a held SQLite lock a second connection,
+// a full disk a small tmpfs, an unwritable file the immutable attribute (both need root: skipped
+// without it), a moved file a rename or unlink.
 #include "emporium/db/database.hpp"
 
 #include "db/sqlite_database.hpp"
 #include "emporium/error/errors.hpp"
 #include "emporium/testing/database.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <latch>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 
 namespace emporium::db {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// How a call ended: "returned", "unavailable" (db::Unavailable), "error: …", or "hung …".
+struct Ended {
+  std::string how;
+  double seconds = 0;
+};
+
+// Runs `fn` on another thread and waits for it at most `bound`. A call still running then hangs:
+// `unblock` must end the hang (resume the proxy, release the lock) so the test can go on and
+// fail instead of waiting for the outage to end.
+Ended run_bounded(milliseconds bound, const std::function<void()>& fn,
+                  const std::function<void()>& unblock) {
+  const auto start = Clock::now();
+  auto done = std::async(std::launch::async, [&]() -> std::string {
+    try {
+      fn();
+      return "returned";
+    } catch (const Unavailable&) {
+      return "unavailable";
+    } catch (const std::exception& e) {
+      return std::string("error: ") + e.what();
+    }
+  });
+  if (done.wait_for(bound) == std::future_status::timeout) {
+    unblock();
+    done.wait();
+    return {
+        "hung past " + std::to_string(bound.count()) + " ms (then, unblocked: " + done.get() + ")",
+        seconds_since(start)};
+  }
+  return {done.get(), seconds_since(start)};
+}
+
+// A TCP proxy to one upstream that can stop forwarding, as a frozen server does: connections are
+// still accepted by the kernel and bytes acknowledged, but nothing is answered. thaw() resumes,
+// bytes buffered meanwhile included.
+class FreezableProxy {
+ public:
+  FreezableProxy(std::string host, int port) : host_(std::move(host)), port_(port) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listener_, 64) != 0) {
+      throw std::runtime_error("proxy: cannot listen");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    listen_port_ = ntohs(addr.sin_port);
+    if (::pipe(wake_) != 0) throw std::runtime_error("proxy: pipe");
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~FreezableProxy() {
+    stop_ = true;
+    poke();
+    thread_.join();
+    for (auto [a, b] : pairs_) {
+      ::close(a);
+      ::close(b);
+    }
+    ::close(listener_);
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+  }
+  FreezableProxy(const FreezableProxy&) = delete;
+  FreezableProxy& operator=(const FreezableProxy&) = delete;
+
+  int port() const { return listen_port_; }
+  void freeze() {
+    frozen_ = true;
+    poke();
+  }
+  void thaw() {
+    frozen_ = false;
+    poke();
+  }
+
+ private:
+  void poke() { [[maybe_unused]] auto n = ::write(wake_[1], "x", 1); }
+
+  int connect_upstream() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    ::inet_pton(AF_INET, host_.c_str(), &addr.sin_addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  static bool write_all(int fd, const char* data, ssize_t size) {
+    while (size > 0) {
+      const ssize_t n = ::write(fd, data, static_cast<std::size_t>(size));
+      if (n <= 0) return false;
+      data += n;
+      size -= n;
+    }
+    return true;
+  }
+
+  void loop() {
+    while (!stop_) {
+      std::vector<pollfd> fds{{wake_[0], POLLIN, 0}};
+      const bool frozen = frozen_;
+      if (!frozen) {
+        fds.push_back({listener_, POLLIN, 0});
+        for (auto [a, b] : pairs_) {
+          fds.push_back({a, POLLIN, 0});
+          fds.push_back({b, POLLIN, 0});
+        }
+      }
+      if (::poll(fds.data(), fds.size(), 200) <= 0) continue;
+      char buf[65536];
+      if (fds[0].revents != 0) [[maybe_unused]]
+        auto n = ::read(wake_[0], buf, sizeof buf);
+      if (frozen) continue;
+      if (fds[1].revents != 0) {
+        const int client = ::accept(listener_, nullptr, nullptr);
+        if (client >= 0) {
+          const int upstream = connect_upstream();
+          if (upstream < 0) {
+            ::close(client);
+          } else {
+            pairs_.emplace_back(client, upstream);
+          }
+        }
+      }
+      std::vector<bool> closed(pairs_.size(), false);
+      for (std::size_t i = 0; i < pairs_.size() && 2 + 2 * i + 1 < fds.size(); ++i) {
+        for (int side = 0; side < 2; ++side) {
+          if (fds[2 + 2 * i + side].revents == 0 || closed[i]) continue;
+          const int from = side == 0 ? pairs_[i].first : pairs_[i].second;
+          const int to = side == 0 ? pairs_[i].second : pairs_[i].first;
+          const ssize_t n = ::read(from, buf, sizeof buf);
+          if (n <= 0 || !write_all(to, buf, n)) closed[i] = true;
+        }
+      }
+      for (std::size_t i = pairs_.size(); i > 0; --i) {
+        if (!closed[i - 1]) continue;
+        ::close(pairs_[i - 1].first);
+        ::close(pairs_[i - 1].second);
+        pairs_.erase(pairs_.begin() + static_cast<std::ptrdiff_t>(i - 1));
+      }
+    }
+  }
+
+  std::string host_;
+  int port_;
+  int listener_ = -1;
+  int listen_port_ = 0;
+  int wake_[2] = {-1, -1};
+  std::atomic<bool> frozen_{false};
+  std::atomic<bool> stop_{false};
+  std::vector<std::pair<int, int>> pairs_;  // (client, upstream), owned by the loop thread
+  std::thread thread_;
+};
+
+// host and port of a postgresql://user@host:port/db… URL, and the same URL through `proxy_port`.
+struct PgAddress {
+  std::string host;
+  int port = 5432;
+  std::string via(const std::string& url, int proxy_port) const {
+    const auto scheme = url.find("://") + 3;
+    const auto end = url.find_first_of("/?", scheme);
+    const auto at = url.rfind('@', end);
+    const auto host_start = at != std::string::npos && at >= scheme ? at + 1 : scheme;
+    return url.substr(0, host_start) + "127.0.0.1:" + std::to_string(proxy_port) + url.substr(end);
+  }
+};
+PgAddress pg_address(const std::string& url) {
+  const auto scheme = url.find("://") + 3;
+  const auto end = url.find_first_of("/?", scheme);
+  const auto at = url.rfind('@', end);
+  const auto host_start = at != std::string::npos && at >= scheme ? at + 1 : scheme;
+  const std::string hostport = url.substr(host_start, end - host_start);
+  const auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) return {hostport, 5432};
+  return {hostport.substr(0, colon), std::stoi(hostport.substr(colon + 1))};
+}
+
+// Sets or clears the immutable attribute (chattr +i); false when not permitted (needs root).
+bool set_immutable(const std::filesystem::path& path, bool on) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (ok) {
+    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  ::close(fd);
+  return ok;
+}
+
+// Clears the immutable attribute of its files when it goes, so the temp files can be removed.
+struct ImmutableGuard {
+  std::vector<std::filesystem::path> paths;
+  ~ImmutableGuard() {
+    for (const auto& p : paths) set_immutable(p, false);
+  }
+};
+
+// A 1 MiB tmpfs mounted on a fresh temp directory (needs root), unmounted with the object.
+class SmallTmpfs {
+ public:
+  SmallTmpfs() {
+    std::string pattern = ::testing::TempDir() + "emporium_full_XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) return;
+    dir_ = pattern;
+    mounted_ = ::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=1m") == 0;
+  }
+  ~SmallTmpfs() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  SmallTmpfs(const SmallTmpfs&) = delete;
+  SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+
+  bool mounted() const { return mounted_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Writes a file until the filesystem is full.
+  void fill(const std::filesystem::path& path) const {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    const std::string block(4096, 'x');
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
+    ASSERT_EQ(errno, ENOSPC);
+    while (::write(fd, block.data(), 1) > 0) {
+    }
+    ::close(fd);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  bool mounted_ = false;
+};
 
 std::set<std::int64_t> versions(Database& db) {
   std::set<std::int64_t> out;
@@ -479,6 +749,403 @@ TEST_P(DatabaseTest, BrokenPostgresSessionIsReplaced) {
   EXPECT_TRUE(db->ping());
 }
 
+// ---- deadlines and faults (issue 7) -------------------------------------------------------------
+
+// Every worker stuck: the next caller is not queued forever but told 503 after the acquisition
+// deadline.
+TEST_P(DatabaseTest, PoolAcquisitionHasADeadline) {
+  auto db = open({.pool_size = 1, .acquire_timeout_ms = 200});
+  std::promise<void> holding;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::thread holder([&] {
+    db->transact(TxKind::Read, [&](Tx& tx) {
+      tx.query("SELECT 1");
+      holding.set_value();
+      released.wait();
+    });
+  });
+  holding.get_future().wait();
+  bool released_once = false;
+  auto unblock = [&] {
+    if (!released_once) release.set_value();
+    released_once = true;
+  };
+  const Ended read = run_bounded(
+      milliseconds(5000), [&] { db->query("SELECT 1"); }, unblock);
+  EXPECT_EQ(read.how, "unavailable");
+  EXPECT_LT(read.seconds, 3.0);
+  bool pinged = true;
+  const Ended ping = run_bounded(
+      milliseconds(5000), [&] { pinged = db->ping(); }, unblock);
+  EXPECT_EQ(ping.how, "returned");
+  EXPECT_FALSE(pinged);
+  EXPECT_LT(ping.seconds, 3.0);
+  unblock();
+  holder.join();
+  EXPECT_EQ(db->query("SELECT 1").one().integer(0), 1);
+}
+
+TEST_P(DatabaseTest, OptionsOutOfRangeAreRejected) {
+  EXPECT_THROW(open({.statement_timeout_ms = 0}), std::invalid_argument);
+  EXPECT_THROW(open({.lock_timeout_ms = -1}), std::invalid_argument);
+  EXPECT_THROW(open({.acquire_timeout_ms = 0}), std::invalid_argument);
+  EXPECT_THROW(open({.connect_timeout_ms = 0}), std::invalid_argument);
+  EXPECT_THROW(open({.max_attempts = -1}), std::invalid_argument);
+}
+
+// A write lock held by another process (here: another connection, BEGIN IMMEDIATE) ends every
+// writer within the lock budget, and readers, ping and readiness go on meanwhile: WAL readers need
+// no lock, and writers waiting for it must not take the pool from them.
+TEST_P(DatabaseTest, SqliteHeldWriteLockEndsWritersWithinTheBudgetAndReadsGoOn) {
+  if (GetParam() != Backend::Sqlite) GTEST_SKIP() << "SQLite only";
+  auto db = open({.pool_size = 4, .lock_timeout_ms = 700});
+  db->migrate({});  // creates the table can_write() writes
+  db->transact(TxKind::Write, [](Tx& tx) {
+    tx.exec("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)");
+    tx.exec("INSERT INTO counter (id, n) VALUES (1, 0)");
+  });
+
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(sqlite_file_->path().c_str(), &other), SQLITE_OK);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> close_other(other, sqlite3_close);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE; UPDATE counter SET n = n + 100", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  std::mutex unlock_mutex;
+  bool unlocked = false;
+  auto unlock = [&] {
+    std::lock_guard lock(unlock_mutex);
+    if (!unlocked) sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    unlocked = true;
+  };
+
+  // Twice as many writers as connections.
+  constexpr int kWriters = 8;
+  std::vector<std::future<Ended>> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.push_back(std::async(std::launch::async, [&] {
+      return run_bounded(
+          milliseconds(8000),
+          [&] {
+            db->transact(TxKind::Write, [](Tx& tx) { tx.exec("UPDATE counter SET n = n + 1"); });
+          },
+          unlock);
+    }));
+  }
+  std::this_thread::sleep_for(milliseconds(100));  // the writers are waiting now
+  for (int i = 0; i < 3; ++i) {
+    const Ended read = run_bounded(
+        milliseconds(2000),
+        [&] { EXPECT_EQ(db->query("SELECT n FROM counter").one().integer(0), 0); }, unlock);
+    EXPECT_EQ(read.how, "returned") << "read " << i;
+    EXPECT_LT(read.seconds, 1.0) << "read " << i;
+  }
+  bool pinged = false;
+  const Ended ping = run_bounded(
+      milliseconds(2000), [&] { pinged = db->ping(); }, unlock);
+  EXPECT_EQ(ping.how, "returned");
+  EXPECT_TRUE(pinged);
+  EXPECT_LT(ping.seconds, 1.0);
+
+  for (auto& writer : writers) {
+    const Ended w = writer.get();
+    EXPECT_EQ(w.how, "unavailable");
+    EXPECT_LT(w.seconds, 3.0);  // budget 0.7 s (it was 12 busy waits of 5 s)
+  }
+  bool writable = true;
+  const Ended check = run_bounded(
+      milliseconds(5000), [&] { writable = db->can_write(); }, unlock);
+  EXPECT_EQ(check.how, "returned");
+  EXPECT_FALSE(writable);
+  EXPECT_LT(check.seconds, 3.0);
+
+  unlock();
+  EXPECT_TRUE(db->can_write());
+  db->transact(TxKind::Write, [](Tx& tx) { tx.exec("UPDATE counter SET n = n + 1"); });
+  EXPECT_EQ(db->query("SELECT n FROM counter").one().integer(0), 1);
+}
+
+// A file that cannot be written must stop start-up, naming the cause, instead of a service that
+// looks ready and fails every write.
+TEST_P(DatabaseTest, SqliteReadOnlyFileRefusesToOpen) {
+  if (GetParam() != Backend::Sqlite) GTEST_SKIP() << "SQLite only";
+  {
+    auto db = open();
+    db->migrate({});
+    create_items(*db);
+  }
+  const auto& path = sqlite_file_->path();
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read);
+  ImmutableGuard guard;
+  if (::geteuid() == 0) {
+    // Permissions do not stop root: the immutable attribute does.
+    if (!set_immutable(path, true)) GTEST_SKIP() << "cannot set the immutable attribute here";
+    guard.paths.push_back(path);
+  }
+  try {
+    auto db = open();
+    db->migrate({});
+    ADD_FAILURE() << "a read-only database opened and migrated";
+  } catch (const DbError& e) {
+    EXPECT_NE(std::string(e.what()).find("read-only"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+}
+
+// SQLITE_FULL is the storage's fault, not a bug: Unavailable (503), can_write() false, and
+// writes work again once there is room.
+TEST_P(DatabaseTest, SqliteDiskFullIsUnavailableAndRecovers) {
+  if (GetParam() != Backend::Sqlite) GTEST_SKIP() << "SQLite only";
+  SmallTmpfs fs;
+  if (!fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  const std::string url = "sqlite://" + (fs.dir() / "full.db").string();
+  auto db = Database::open(url, {.pool_size = 2});
+  db->migrate({});
+  create_items(*db);
+  ASSERT_TRUE(db->can_write());
+  const auto filler = fs.dir() / "filler";
+  fs.fill(filler);
+
+  const std::string blob(200 * 1024, 'b');
+  const Ended write = run_bounded(
+      milliseconds(10000),
+      [&] {
+        db->transact(TxKind::Write, [&](Tx& tx) {
+          tx.exec("INSERT INTO items (id, name) VALUES (1, $1)", {blob});
+        });
+      },
+      [] {});
+  EXPECT_EQ(write.how, "unavailable");
+  EXPECT_FALSE(db->can_write());
+  EXPECT_TRUE(db->ping());
+
+  std::filesystem::remove(filler);
+  db->transact(TxKind::Write,
+               [&](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (1, $1)", {blob}); });
+  EXPECT_TRUE(db->can_write());
+  EXPECT_EQ(count(*db, "items"), 1);
+}
+
+// An I/O error (here: the WAL made immutable while open, EPERM on write) is Unavailable too.
+TEST_P(DatabaseTest, SqliteWriteErrorIsUnavailable) {
+  if (GetParam() != Backend::Sqlite) GTEST_SKIP() << "SQLite only";
+  auto db = open({.pool_size = 2});
+  db->migrate({});
+  create_items(*db);
+  ASSERT_TRUE(db->can_write());
+  const std::filesystem::path wal = sqlite_file_->path().string() + "-wal";
+  ImmutableGuard guard;
+  if (!set_immutable(wal, true)) GTEST_SKIP() << "cannot set the immutable attribute (needs root)";
+  guard.paths.push_back(wal);
+
+  const Ended write = run_bounded(
+      milliseconds(10000),
+      [&] {
+        db->transact(TxKind::Write,
+                     [](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (1, 'a')"); });
+      },
+      [] {});
+  EXPECT_EQ(write.how, "unavailable");
+  EXPECT_FALSE(db->can_write());
+
+  set_immutable(wal, false);
+  db->transact(TxKind::Write,
+               [](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (1, 'a')"); });
+  EXPECT_TRUE(db->can_write());
+}
+
+// A file moved or deleted under a running service: SQLite would keep writing into the unlinked
+// inode and every acknowledged write would be gone at the next start. No write may commit.
+TEST_P(DatabaseTest, SqliteMovedOrDeletedFileTakesNoWrite) {
+  if (GetParam() != Backend::Sqlite) GTEST_SKIP() << "SQLite only";
+  const auto& path = sqlite_file_->path();
+  const std::string moved = path.string() + ".moved";
+  for (const bool unlink : {false, true}) {
+    SCOPED_TRACE(unlink ? "deleted" : "renamed");
+    auto db = open({.pool_size = 2});
+    db->migrate({});
+    create_items(*db);
+    db->transact(TxKind::Write,
+                 [](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (1, 'before')"); });
+    ASSERT_TRUE(db->can_write());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      const std::string from = path.string() + suffix;
+      if (unlink) {
+        std::filesystem::remove(from);
+      } else {
+        std::filesystem::rename(from, moved + suffix);
+      }
+    }
+    auto insert = [&] {
+      db->transact(TxKind::Write,
+                   [](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (2, 'lost')"); });
+    };
+    const Ended write = run_bounded(milliseconds(5000), insert, [] {});
+    EXPECT_EQ(write.how, "unavailable");
+    EXPECT_FALSE(db->can_write());
+    db.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(moved + suffix);
+    std::filesystem::remove(path);
+  }
+}
+
+// PostgreSQL behind a proxy that stops answering, as a SIGSTOPped server does. Every call ends
+// within its deadline with Unavailable (reads, writes, new sessions, a full pool), ping() and
+// can_write() say false promptly, and after the thaw everything works again by itself.
+TEST_P(DatabaseTest, FrozenPostgresEndsEveryCallWithinItsDeadlineAndRecovers) {
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  const PgAddress upstream = pg_address(url_);
+  FreezableProxy proxy(upstream.host, upstream.port);
+  const std::string url = upstream.via(url_, proxy.port());
+  const Options options{.pool_size = 2,
+                        .statement_timeout_ms = 300,
+                        .lock_timeout_ms = 1000,
+                        .acquire_timeout_ms = 300,
+                        .connect_timeout_ms = 500};
+  auto db = Database::open(url, options);
+  db->migrate({});
+  create_items(*db);
+  db->transact(TxKind::Write,
+               [](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (1, 'a')"); });
+  ASSERT_TRUE(db->can_write());
+
+  proxy.freeze();
+  auto thaw = [&] { proxy.thaw(); };
+  // The client deadline is 0.3 s + 1 s of grace; 4 s leaves room for a loaded machine.
+  constexpr double kBound = 4.0;
+  const Ended read = run_bounded(
+      milliseconds(20000), [&] { count(*db, "items"); }, thaw);
+  EXPECT_EQ(read.how, "unavailable");
+  EXPECT_LT(read.seconds, kBound);
+  const Ended write = run_bounded(
+      milliseconds(20000),
+      [&] {
+        db->transact(TxKind::Write,
+                     [](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (2, 'b')"); });
+      },
+      thaw);
+  EXPECT_EQ(write.how, "unavailable");
+  EXPECT_LT(write.seconds, kBound);
+  bool pinged = true;
+  const Ended ping = run_bounded(
+      milliseconds(20000), [&] { pinged = db->ping(); }, thaw);
+  EXPECT_FALSE(pinged);
+  EXPECT_LT(ping.seconds, kBound);
+  bool writable = true;
+  const Ended check = run_bounded(
+      milliseconds(20000), [&] { writable = db->can_write(); }, thaw);
+  EXPECT_FALSE(writable);
+  EXPECT_LT(check.seconds, kBound);
+
+  // Three times as many callers as sessions: each ends, none queues for the whole outage.
+  std::vector<std::future<Ended>> callers;
+  for (int i = 0; i < 6; ++i) {
+    callers.push_back(std::async(std::launch::async, [&] {
+      return run_bounded(
+          milliseconds(20000), [&] { count(*db, "items"); }, thaw);
+    }));
+  }
+  for (auto& caller : callers) {
+    const Ended c = caller.get();
+    EXPECT_EQ(c.how, "unavailable");
+    EXPECT_LT(c.seconds, kBound);
+  }
+
+  // A new instance starting during the outage: connecting is bounded too.
+  auto fresh = Database::open(url, options);
+  bool fresh_pinged = true;
+  const Ended connect = run_bounded(
+      milliseconds(20000), [&] { fresh_pinged = fresh->ping(); }, thaw);
+  EXPECT_FALSE(fresh_pinged);
+  EXPECT_LT(connect.seconds, kBound);
+
+  proxy.thaw();
+  EXPECT_TRUE(db->ping());
+  EXPECT_TRUE(db->can_write());
+  EXPECT_TRUE(fresh->ping());
+  db->transact(TxKind::Write,
+               [](Tx& tx) { tx.exec("INSERT INTO items (id, name) VALUES (3, 'c')"); });
+  EXPECT_GE(count(*db, "items"), 2);
+}
+
+// A COMMIT that got no answer may or may not have happened: Unavailable, and the transaction is
+// not run a second time.
+TEST_P(DatabaseTest, FrozenPostgresCommitIsUnavailableAndNotRunAgain) {
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  const PgAddress upstream = pg_address(url_);
+  FreezableProxy proxy(upstream.host, upstream.port);
+  auto db =
+      Database::open(upstream.via(url_, proxy.port()),
+                     {.pool_size = 1, .statement_timeout_ms = 300, .connect_timeout_ms = 500});
+  create_items(*db);
+  int calls = 0;
+  const Ended commit = run_bounded(
+      milliseconds(20000),
+      [&] {
+        db->transact(TxKind::Write, [&](Tx& tx) {
+          ++calls;
+          tx.exec("INSERT INTO items (id, name) VALUES (1, 'a')");
+          proxy.freeze();  // the COMMIT goes out, its answer never comes back
+        });
+      },
+      [&] { proxy.thaw(); });
+  EXPECT_EQ(commit.how, "unavailable");
+  EXPECT_LT(commit.seconds, 4.0);
+  EXPECT_EQ(calls, 1);
+  proxy.thaw();
+  EXPECT_TRUE(db->ping());
+}
+
+// The server bounds its side too: a statement past statement_timeout and a lock wait past
+// lock_timeout end with Unavailable, and the session stays usable.
+TEST_P(DatabaseTest, PostgresStatementAndLockTimeoutsAreUnavailable) {
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  auto db = open({.pool_size = 1, .statement_timeout_ms = 300, .lock_timeout_ms = 400});
+  create_items(*db);
+  db->transact(TxKind::Write,
+               [](Tx& tx) { tx.exec("INSERT INTO items (id, name, n) VALUES (1, 'a', 0)"); });
+
+  const Ended slow = run_bounded(
+      milliseconds(10000), [&] { db->query("SELECT pg_sleep(5)"); }, [] {});
+  EXPECT_EQ(slow.how, "unavailable");
+  EXPECT_LT(slow.seconds, 3.0);
+  EXPECT_TRUE(db->ping());
+
+  // Another session holds the row lock until released.
+  std::promise<void> locked;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::thread holder([&] {
+    admin_->transact(TxKind::Write, [&](Tx& tx) {
+      tx.exec("UPDATE items SET n = n + 100 WHERE id = 1");
+      locked.set_value();
+      released.wait();
+    });
+  });
+  locked.get_future().wait();
+  bool released_once = false;
+  auto unblock = [&] {
+    if (!released_once) release.set_value();
+    released_once = true;
+  };
+  const Ended blocked = run_bounded(
+      milliseconds(10000),
+      [&] {
+        db->transact(TxKind::Write,
+                     [](Tx& tx) { tx.exec("UPDATE items SET n = n + 1 WHERE id = 1"); });
+      },
+      unblock);
+  EXPECT_EQ(blocked.how, "unavailable");
+  EXPECT_LT(blocked.seconds, 3.0);
+  unblock();
+  holder.join();
+  db->transact(TxKind::Write, [](Tx& tx) { tx.exec("UPDATE items SET n = n + 1 WHERE id = 1"); });
+  EXPECT_EQ(db->query("SELECT n FROM items WHERE id = 1").one().integer(0), 101);
+}
+
 TEST(DatabaseOpen, RejectsUnsupportedUrls) {
   EXPECT_THROW(Database::open("sqlite://host/x.db"), std::invalid_argument);
   EXPECT_THROW(Database::open("sqlite:"), std::invalid_argument);
@@ -512,7 +1179,7 @@ TEST(DatabaseOpen, AcceptsRelativeSqlitePathsAndBothPostgresSchemes) {
 }
 
 TEST(DatabaseOpen, UnreachablePostgresIs503AndPingFalse) {
-  auto db = Database::open("postgresql://postgres@127.0.0.1:1/none", {.busy_timeout_ms = 1000});
+  auto db = Database::open("postgresql://postgres@127.0.0.1:1/none", {.connect_timeout_ms = 1000});
   EXPECT_FALSE(db->ping());
   try {
     db->query("SELECT 1");

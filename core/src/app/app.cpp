@@ -76,6 +76,14 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service,
   c.worker_threads = static_cast<int>(env.integer("WORKER_THREADS", 8, 0, 1024));
   c.db_pool_size = static_cast<int>(
       env.integer("DB_POOL_SIZE", std::max(c.worker_threads, c.io_threads), 1, 1024));
+  c.db_statement_timeout_ms = static_cast<int>(
+      env.integer("DB_STATEMENT_TIMEOUT_MS", c.db_statement_timeout_ms, 1, 600000));
+  c.db_lock_timeout_ms =
+      static_cast<int>(env.integer("DB_LOCK_TIMEOUT_MS", c.db_lock_timeout_ms, 1, 600000));
+  c.db_acquire_timeout_ms =
+      static_cast<int>(env.integer("DB_ACQUIRE_TIMEOUT_MS", c.db_acquire_timeout_ms, 1, 600000));
+  c.db_connect_timeout_ms =
+      static_cast<int>(env.integer("DB_CONNECT_TIMEOUT_MS", c.db_connect_timeout_ms, 1, 600000));
   c.internal_token = env.required("INTERNAL_TOKEN");
   if (c.internal_token.size() < 16)
     throw ConfigError("INTERNAL_TOKEN must be at least 16 characters");
@@ -159,6 +167,10 @@ App::~App() = default;
 db::Database& App::open_database(const db::MigrationSet& migrations) {
   db::Options options;
   options.pool_size = config_.db_pool_size;
+  options.statement_timeout_ms = config_.db_statement_timeout_ms;
+  options.lock_timeout_ms = config_.db_lock_timeout_ms;
+  options.acquire_timeout_ms = config_.db_acquire_timeout_ms;
+  options.connect_timeout_ms = config_.db_connect_timeout_ms;
   try {
     db_ = db::Database::open(config_.database_url, options);
   } catch (const std::invalid_argument& e) {

@@ -116,9 +116,12 @@ const Row& Result::one() const {
 // ---- Database::open ----
 
 std::unique_ptr<Database> Database::open(const std::string& url, const Options& options) {
-  if (options.pool_size < 1 || options.max_attempts < 1 || options.busy_timeout_ms < 0) {
+  if (options.pool_size < 1 || options.max_attempts < 0 || options.busy_timeout_ms < 0 ||
+      options.statement_timeout_ms < 1 || options.lock_timeout_ms < 1 ||
+      options.acquire_timeout_ms < 1 || options.connect_timeout_ms < 1) {
     throw std::invalid_argument(
-        "database options: pool_size and max_attempts must be >= 1, busy_timeout_ms >= 0");
+        "database options: pool_size and every *_timeout_ms but busy_timeout_ms must be >= 1, "
+        "max_attempts and busy_timeout_ms >= 0");
   }
   constexpr std::string_view kSqlite = "sqlite:";
   if (url.starts_with(kSqlite)) {
@@ -142,7 +145,14 @@ std::unique_ptr<Database> Database::open(const std::string& url, const Options& 
   throw bad_url("has an unsupported scheme");
 }
 
-// ---- ConnectionSlots ----
+// ---- deadlines, slots, gate ----
+
+int ms_until(Deadline deadline) {
+  const auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return static_cast<int>(std::min<std::int64_t>(ms, std::numeric_limits<int>::max()));
+}
 
 ConnectionSlots::ConnectionSlots(std::size_t size) {
   free_.reserve(size);
@@ -150,18 +160,14 @@ ConnectionSlots::ConnectionSlots(std::size_t size) {
   for (std::size_t i = size; i > 0; --i) free_.push_back(i - 1);
 }
 
-ConnectionSlots::Lease ConnectionSlots::acquire() {
-  std::unique_lock lock(mutex_);
-  freed_.wait(lock, [&] { return !free_.empty(); });
-  std::size_t index = free_.back();
-  free_.pop_back();
-  return Lease(this, index);
+ConnectionSlots::Lease ConnectionSlots::acquire(Deadline deadline) {
+  if (auto lease = try_acquire_until(deadline)) return std::move(*lease);
+  throw Unavailable("database pool: no connection became free within DB_ACQUIRE_TIMEOUT_MS", 1);
 }
 
-std::optional<ConnectionSlots::Lease> ConnectionSlots::try_acquire_for(
-    std::chrono::milliseconds timeout) {
+std::optional<ConnectionSlots::Lease> ConnectionSlots::try_acquire_until(Deadline deadline) {
   std::unique_lock lock(mutex_);
-  if (!freed_.wait_for(lock, timeout, [&] { return !free_.empty(); })) return std::nullopt;
+  if (!freed_.wait_until(lock, deadline, [&] { return !free_.empty(); })) return std::nullopt;
   std::size_t index = free_.back();
   free_.pop_back();
   return Lease(this, index);
@@ -175,20 +181,49 @@ void ConnectionSlots::release(std::size_t index) {
   freed_.notify_one();
 }
 
+WriteGate::Pass WriteGate::enter(Deadline deadline) {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t ticket = next_ticket_++;
+  if (!turn_.wait_until(lock, deadline, [&] { return serving_ == ticket; })) {
+    abandoned_.insert(ticket);
+    throw Unavailable("database busy: the write lock stayed taken for DB_LOCK_TIMEOUT_MS", 1);
+  }
+  return Pass(this);
+}
+
+void WriteGate::leave() {
+  {
+    std::lock_guard lock(mutex_);
+    ++serving_;
+    skip_abandoned();
+  }
+  turn_.notify_all();
+}
+
+void WriteGate::skip_abandoned() {
+  for (auto it = abandoned_.find(serving_); it != abandoned_.end();
+       it = abandoned_.find(serving_)) {
+    abandoned_.erase(it);
+    ++serving_;
+  }
+}
+
 // ---- retries ----
 
-void run_with_retries(int max_attempts, const std::function<bool()>& attempt) {
+void run_with_retries(Deadline deadline, int max_attempts, const std::function<bool()>& attempt) {
   // Per-thread generator: jitter only needs to differ between threads, not to be unpredictable.
   thread_local std::minstd_rand rng(std::random_device{}());
-  for (int n = 1; n <= max_attempts; ++n) {
+  for (int n = 1;; ++n) {
     if (attempt()) return;
-    if (n == max_attempts) break;
+    if (max_attempts > 0 && n >= max_attempts) break;
     // Jitter keeps the losers of one conflict from colliding again in lockstep.
-    const int cap_us = std::min(50'000, 2'000 << std::min(n - 1, 5));
-    std::uniform_int_distribution<int> pick(cap_us / 2, cap_us);
-    std::this_thread::sleep_for(std::chrono::microseconds(pick(rng)));
+    const int cap_us = 1'000 << std::min(n - 1, 7);  // 1 ms … 128 ms
+    std::uniform_int_distribution<int> pick(cap_us / 4, std::min(cap_us, 100'000));
+    const auto delay = std::chrono::microseconds(pick(rng));
+    if (Clock::now() + delay >= deadline) break;
+    std::this_thread::sleep_for(delay);
   }
-  throw Unavailable("database busy: conflicts outlasted the retries", 1);
+  throw Unavailable("database busy: conflicts or locks outlasted the retry budget", 1);
 }
 
 }  // namespace emporium::db

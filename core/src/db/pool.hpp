@@ -1,5 +1,6 @@
 // Pieces both database backends share (private to core/src/db): a fixed set of connection slots
-// that worker threads borrow, and the bounded retry loop of transact().
+// that worker threads borrow until a deadline, SQLite's in-process write gate, and the retry loop
+// of transact(), bounded by time.
 #pragma once
 
 #include "emporium/db/database.hpp"
@@ -7,12 +8,24 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace emporium::db {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+inline Deadline after_ms(int ms) {
+  return Clock::now() + std::chrono::milliseconds(ms);
+}
+
+// Milliseconds left until `deadline`, rounded up (0 once it has passed), for poll().
+int ms_until(Deadline deadline);
 
 // A statement hit SQLITE_BUSY/SQLITE_LOCKED or SQLSTATE 40001/40P01: the transaction must be
 // rolled back and run again. Derives from DbError so that, should it ever escape, it is logged
@@ -54,10 +67,10 @@ class ConnectionSlots {
 
   explicit ConnectionSlots(std::size_t size);
 
-  // Blocks until a slot is free.
-  Lease acquire();
-  // Gives up after `timeout` (ping must not queue behind a saturated pool).
-  std::optional<Lease> try_acquire_for(std::chrono::milliseconds timeout);
+  // Waits until a slot is free; Unavailable once `deadline` passes (every worker stuck on a
+  // frozen server must not queue the next caller forever).
+  Lease acquire(Deadline deadline);
+  std::optional<Lease> try_acquire_until(Deadline deadline);
 
  private:
   void release(std::size_t index);
@@ -67,9 +80,46 @@ class ConnectionSlots {
   std::vector<std::size_t> free_;
 };
 
+// One writer at a time, first come first served, each waiting until its own deadline. SQLite has
+// one write lock per file: with the gate, only the writer inside holds a pooled connection while
+// it waits for that lock (perhaps held by another process), the other writers wait here without
+// one, and readers keep the rest of the pool (WAL readers need no lock).
+class WriteGate {
+ public:
+  class Pass {
+   public:
+    explicit Pass(WriteGate* gate) : gate_(gate) {}
+    Pass(Pass&& other) noexcept : gate_(other.gate_) { other.gate_ = nullptr; }
+    Pass(const Pass&) = delete;
+    Pass& operator=(const Pass&) = delete;
+    Pass& operator=(Pass&&) = delete;
+    ~Pass() {
+      if (gate_ != nullptr) gate_->leave();
+    }
+
+   private:
+    WriteGate* gate_;
+  };
+
+  // Unavailable once `deadline` passes before it is this caller's turn.
+  Pass enter(Deadline deadline);
+
+ private:
+  void leave();
+  void skip_abandoned();  // with mutex_ held
+
+  std::mutex mutex_;
+  std::condition_variable turn_;
+  std::uint64_t next_ticket_ = 0;
+  std::uint64_t serving_ = 0;          // the ticket inside the gate, or next to enter it
+  std::set<std::uint64_t> abandoned_;  // tickets whose holder gave up waiting
+};
+
 // Calls `attempt` until it returns true (committed); `false` means a retryable conflict, after
-// which it sleeps a jittered, exponentially growing delay (≈2 ms doubling up to 50 ms). After
-// `max_attempts` conflicts it throws Unavailable (503 with Retry-After, mapped by the App).
-void run_with_retries(int max_attempts, const std::function<bool()>& attempt);
+// which it sleeps a jittered, exponentially growing delay (≈1 ms doubling up to 100 ms). It throws
+// Unavailable (503 with Retry-After, mapped by the App) when the next sleep would pass `deadline`
+// (the transaction's lock budget) or after `max_attempts` attempts (0: no count limit). A hot row
+// thus fails a request only when it stays contended for the whole budget.
+void run_with_retries(Deadline deadline, int max_attempts, const std::function<bool()>& attempt);
 
 }  // namespace emporium::db

@@ -2,19 +2,30 @@
 // statements. Concurrency rules (DESIGN §4 db): WAL so readers never wait for the writer, and
 // write transactions take the write lock up front with BEGIN IMMEDIATE; a deferred BEGIN that
 // reads then writes fails with SQLITE_BUSY under contention whatever the busy timeout.
+//
+// Faults (DESIGN §4): a write waits for the lock at most until the transaction's lock budget ends
+// (an in-process gate lets one writer at a time hold a pooled connection while it waits, so
+// readers keep the rest of the pool); storage faults — disk full, I/O errors, a file that became
+// read-only — are db::Unavailable, not bugs; a write transaction whose file was moved or deleted
+// while open does not commit (its rows would be lost with the unlinked file); a file that cannot
+// be written refuses to open.
 #include "db/sqlite_database.hpp"
 
 #include "db/pool.hpp"
 #include "emporium/util/time.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <iterator>
 #include <set>
 #include <thread>
+
 #include <unordered_map>
 
 namespace emporium::db {
@@ -40,12 +51,40 @@ constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
 
+// Start-up (journal mode, migrations) waits this long for instances starting together.
+constexpr auto kStartUpLockWait = std::chrono::seconds(60);
+// Storage faults are not over in a second; the readiness check takes the instance out meanwhile.
+constexpr long kStorageRetryAfterSeconds = 5;
+
+// True for result codes that say the storage cannot serve writes now, through no fault of the
+// request or the code: full disk, I/O errors, a file that became read-only or unopenable,
+// corruption, memory. They end as db::Unavailable (503).
+bool storage_fault(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOLFS:
+    case SQLITE_PERM: return true;
+    default: return false;
+  }
+}
+
 // Throws the exception matching an SQLite result code (extended codes are enabled).
 [[noreturn]] void raise(sqlite3* db, int rc) {
   std::string msg = "sqlite: ";
   msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   const int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw RetryableConflict(msg);
+  if (storage_fault(rc)) {
+    throw Unavailable(msg + " (storage fault, code " + std::to_string(rc) + ")",
+                      kStorageRetryAfterSeconds);
+  }
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
     throw UniqueViolation(msg);
   }
@@ -55,7 +94,8 @@ constexpr const char* kCreateMigrationsTable =
 
 class Connection {
  public:
-  Connection(const std::string& path, const Options& options) {
+  Connection(const std::string& path, const Options& options)
+      : path_(path), busy_timeout_(options.busy_timeout_ms) {
     sqlite3* raw = nullptr;
     // The default URL is sqlite:var/<service>.db: create the folder on a fresh checkout.
     std::error_code dir_error;
@@ -71,12 +111,43 @@ class Connection {
       throw DbError("sqlite: cannot open " + path + ": " +
                     (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
     }
+    // SQLite opens a file it may not write read-only without a word; every write would then
+    // fail. Refuse now, naming the cause, so the service does not start (and look ready).
+    if (sqlite3_db_readonly(raw, "main") == 1) {
+      throw DbError("sqlite: " + path +
+                    " is read-only (file permissions, an immutable attribute or a read-only "
+                    "mount); the service must be able to write its database");
+    }
     sqlite3_extended_result_codes(raw, 1);
     // Before journal_mode: switching to WAL needs a lock another process may briefly hold.
-    sqlite3_busy_timeout(raw, options.busy_timeout_ms);
-    set_wal(options.max_attempts);
+    sqlite3_busy_handler(raw, &Connection::on_busy, this);
+    deadline_ = Clock::now() + kStartUpLockWait;
+    set_wal();
     exec("PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
+  }
+
+  // Lock waits (busy handler) of what runs next on this connection end at `deadline`.
+  void set_deadline(Deadline deadline) { deadline_ = deadline; }
+
+  // Unavailable when the database file was moved or deleted since it was opened, or its WAL was
+  // deleted: SQLite would keep writing into the unlinked inodes, and a commit would be lost at the
+  // next restart. Checked with the write lock held, right before COMMIT.
+  void check_not_moved() {
+    int moved = 0;
+    if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK) {
+      moved = 0;
+    }
+    // In WAL mode the -wal file exists as long as a connection is open; only a hand removes it.
+    struct stat st {};
+    const std::string wal = path_ + "-wal";
+    if (moved == 0 && ::stat(wal.c_str(), &st) != 0 && errno == ENOENT) moved = 1;
+    if (moved != 0) {
+      throw Unavailable("sqlite: " + path_ +
+                            " was moved or deleted while open; refusing to commit into the "
+                            "unlinked file (restart the service once the file is back)",
+                        kStorageRetryAfterSeconds);
+    }
   }
 
   sqlite3* handle() const { return db_.get(); }
@@ -136,19 +207,31 @@ class Connection {
   }
 
  private:
-  void set_wal(int attempts) {
-    for (int n = 1;; ++n) {
-      try {
-        Result r = run("PRAGMA journal_mode=WAL", {});
-        if (r.empty() || r.one().text(0) != "wal") {
-          throw DbError("sqlite: the database file cannot use WAL journaling");
-        }
-        return;
-      } catch (const RetryableConflict&) {
-        if (n >= attempts) throw DbError("sqlite: database locked while enabling WAL");
-        std::this_thread::sleep_for(std::chrono::milliseconds(10 * n));
+  void set_wal() {
+    try {
+      Result r = run("PRAGMA journal_mode=WAL", {});
+      if (r.empty() || r.one().text(0) != "wal") {
+        throw DbError("sqlite: the database file cannot use WAL journaling");
       }
+    } catch (const RetryableConflict&) {
+      throw DbError("sqlite: database locked while enabling WAL");
     }
+  }
+
+  // SQLite's busy handler: waits with growing sleeps while the lock is taken, until the current
+  // deadline or busy_timeout_ms into this wait, whichever comes first; then SQLITE_BUSY.
+  static int on_busy(void* self, int count) {
+    auto* conn = static_cast<Connection*>(self);
+    const auto now = Clock::now();
+    if (count == 0) conn->busy_since_ = now;
+    const Deadline limit = std::min(
+        conn->deadline_, conn->busy_since_ + std::chrono::milliseconds(conn->busy_timeout_));
+    if (now >= limit) return 0;
+    static constexpr int kDelaysMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50};
+    constexpr int kSteps = static_cast<int>(std::size(kDelaysMs));
+    const auto delay = std::chrono::milliseconds(kDelaysMs[std::min(count, kSteps - 1)]);
+    std::this_thread::sleep_for(std::min<Clock::duration>(delay, limit - now));
+    return 1;
   }
 
   sqlite3_stmt* prepare(std::string_view sql) {
@@ -207,7 +290,11 @@ class Connection {
     }
   }
 
-  // Declared first so it is destroyed last, after the statements that belong to it.
+  std::string path_;
+  int busy_timeout_;
+  Deadline deadline_{};
+  Deadline busy_since_{};
+  // Declared before the cache so it is destroyed last, after the statements that belong to it.
   DbPtr db_;
   std::unordered_map<std::string, StmtPtr> cache_;
 };
@@ -217,20 +304,25 @@ class SqliteTx final : public Tx {
   explicit SqliteTx(Connection& conn) : conn_(conn) {}
 
   Result query(std::string_view sql, const Params& params) override {
+    // Both remembered even if `fn` swallows the exception: the attempt must not commit.
     try {
       return conn_.run(sql, params);
     } catch (const RetryableConflict&) {
-      // Remembered even if `fn` swallows the exception: the attempt must not commit.
       conflict_ = true;
+      throw;
+    } catch (const Unavailable& e) {
+      if (!failure_) failure_.emplace(e);
       throw;
     }
   }
 
   bool conflict() const { return conflict_; }
+  const std::optional<Unavailable>& failure() const { return failure_; }
 
  private:
   Connection& conn_;
   bool conflict_ = false;
+  std::optional<Unavailable> failure_;
 };
 
 class SqliteDatabase final : public Database {
@@ -246,12 +338,18 @@ class SqliteDatabase final : public Database {
   Backend backend() const override { return Backend::Sqlite; }
 
   void transact(TxKind kind, const std::function<void(Tx&)>& fn) override {
-    run_with_retries(options_.max_attempts, [&] {
-      auto lease = slots_.acquire();
+    const bool write = kind != TxKind::Read;
+    // The whole wait of this transaction for the write lock: gate, busy waits and retries.
+    const Deadline budget = after_ms(options_.lock_timeout_ms);
+    std::optional<WriteGate::Pass> pass;
+    if (write) pass.emplace(write_gate_.enter(budget));
+    run_with_retries(budget, options_.max_attempts, [&] {
+      auto lease = slots_.acquire(std::min(budget, after_ms(options_.acquire_timeout_ms)));
       Connection& conn = *connections_[lease.index()];
+      conn.set_deadline(budget);
       conn.rollback();  // a failed ROLLBACK earlier may have left a transaction open
       try {
-        conn.exec(kind == TxKind::Read ? "BEGIN" : "BEGIN IMMEDIATE");
+        conn.exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
       } catch (const RetryableConflict&) {
         return false;
       }
@@ -268,6 +366,8 @@ class SqliteDatabase final : public Database {
         return false;
       }
       try {
+        if (tx.failure()) throw *tx.failure();  // `fn` swallowed a storage fault
+        if (write) conn.check_not_moved();
         conn.exec("COMMIT");
       } catch (const RetryableConflict&) {
         conn.rollback();
@@ -291,17 +391,21 @@ class SqliteDatabase final : public Database {
       }
     }
 
-    auto lease = slots_.acquire();
+    auto lease = slots_.acquire(after_ms(options_.acquire_timeout_ms));
     Connection& conn = *connections_[lease.index()];
     conn.rollback();
-    // Another instance migrating holds the lock; busy_timeout waits for it, and a long migration
-    // gets a few more rounds before giving up.
-    for (int n = 1;; ++n) {
+    // Another instance migrating holds the lock: wait for it as long as start-up allows.
+    const Deadline give_up = Clock::now() + kStartUpLockWait;
+    conn.set_deadline(give_up);
+    for (;;) {
       try {
         conn.exec("BEGIN EXCLUSIVE");
         break;
       } catch (const RetryableConflict& e) {
-        if (n >= options_.max_attempts) throw DbError(std::string("migrations: ") + e.what());
+        if (Clock::now() >= give_up) {
+          throw DbError(std::string("migrations: the database stayed locked: ") + e.what());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
     }
     try {
@@ -323,6 +427,9 @@ class SqliteDatabase final : public Database {
         conn.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                  {std::int64_t{m->version}, m->name, iso8601(now_ms())});
       }
+      // A real write, even when every migration was applied before: a file that cannot be
+      // written (disk full, I/O errors) stops start-up here instead of failing every request.
+      conn.run(kHealthUpsert, {iso8601(now_ms())});
       conn.exec("COMMIT");
     } catch (...) {
       conn.rollback();
@@ -341,9 +448,11 @@ class SqliteDatabase final : public Database {
 
   bool ping() override {
     try {
-      auto lease = slots_.try_acquire_for(std::chrono::seconds(1));
+      auto lease = slots_.try_acquire_until(after_ms(options_.acquire_timeout_ms));
       if (!lease) return false;
-      Result r = connections_[lease->index()]->run("SELECT 1", {});
+      Connection& conn = *connections_[lease->index()];
+      conn.set_deadline(after_ms(options_.lock_timeout_ms));
+      Result r = conn.run("SELECT 1", {});
       return !r.empty() && r.one().integer(0) == 1;
     } catch (...) {
       return false;
@@ -354,6 +463,7 @@ class SqliteDatabase final : public Database {
   Options options_;
   std::vector<std::unique_ptr<Connection>> connections_;
   ConnectionSlots slots_;
+  WriteGate write_gate_;
 };
 
 bool is_identifier_char(char c) {

@@ -45,6 +45,34 @@ std::optional<std::string> cart_id_of(Tx& tx, std::string_view user_id) {
   return result.one().text(0);
 }
 
+// The user's existing cart with its row locked by this transaction (nullopt: no cart).
+std::optional<std::string> lock_cart_of(Tx& tx, std::string_view user_id) {
+  auto cart_id = cart_id_of(tx, user_id);
+  if (cart_id && tx.exec(sql::kLockCart, {*cart_id}) == 0) cart_id.reset();  // deleted meanwhile
+  return cart_id;
+}
+
+struct LockedCart {
+  std::string id;
+  bool created = false;
+};
+
+// The user's cart, created if absent, with its row locked by this transaction: the insert holds
+// the row it created; an existing cart is locked with kLockCart. At READ COMMITTED a cart deleted
+// between the lookup and the lock (a DELETE committed in between) is looked for again.
+LockedCart lock_or_create_cart(Tx& tx, std::string_view user_id, const std::string& new_id,
+                               std::int64_t now_ms) {
+  for (int round = 0; round < 3; ++round) {
+    if (const db::Result inserted =
+            tx.query(sql::kInsertCartIfAbsent, {new_id, std::string(user_id), now_ms});
+        !inserted.empty()) {
+      return {inserted.one().text(0), true};
+    }
+    if (auto cart_id = lock_cart_of(tx, user_id)) return {std::move(*cart_id), false};
+  }
+  throw db::Unavailable("cart store: the cart was deleted and recreated under this add", 1);
+}
+
 // Deletes the line and gives its slot back; false when there was no such line.
 bool delete_line(Tx& tx, const std::string& cart_id, std::string_view product_id,
                  std::int64_t now_ms) {
@@ -59,21 +87,13 @@ CartStore::CartStore(db::Database& db, IdGenerator new_id)
     : db_(db), new_id_(new_id ? std::move(new_id) : IdGenerator(&new_object_id)) {}
 
 AddOutcome CartStore::add_line(std::string_view user_id, const NewLine& line, std::int64_t now_ms) {
-  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
+  const std::string new_cart_id = new_id_();
+  // READ COMMITTED (PostgreSQL): the adds of one cart queue on its row's lock, taken first,
+  // instead of failing each other with 40001 under REPEATABLE READ; with all of a cart's writers
+  // locking it before its lines, none can change what this one reads until it commits.
+  return db_.with_tx(TxKind::WriteCommitted, [&](Tx& tx) {
     AddOutcome outcome;
-    // The cart: ours if the insert created it, else the one that exists (RETURNING gives nothing).
-    std::string cart_id;
-    bool created = false;
-    if (const db::Result inserted =
-            tx.query(sql::kInsertCartIfAbsent, {new_id_(), std::string(user_id), now_ms});
-        !inserted.empty()) {
-      cart_id = inserted.one().text(0);
-      created = true;
-    } else {
-      // Present: the conflict was with a row this transaction can see (on PostgreSQL a row
-      // committed after its snapshot is a 40001, and the layer runs the transaction again).
-      cart_id = must(cart_id_of(tx, user_id));
-    }
+    const auto [cart_id, created] = lock_or_create_cart(tx, user_id, new_cart_id, now_ms);
 
     const Params line_key{cart_id, line.product_id};
     if (tx.exec(sql::kAddToLine, {cart_id, line.product_id, line.quantity, line.name, line.price,
@@ -106,7 +126,7 @@ ChangeOutcome CartStore::remove_line(std::string_view user_id, std::string_view 
                                      std::int64_t now_ms) {
   return db_.with_tx(TxKind::Write, [&](Tx& tx) {
     ChangeOutcome outcome;
-    const auto cart_id = cart_id_of(tx, user_id);
+    const auto cart_id = lock_cart_of(tx, user_id);
     if (!cart_id) {
       outcome.result = ChangeResult::NoCart;
       return outcome;
@@ -122,7 +142,7 @@ ChangeOutcome CartStore::set_quantity(std::string_view user_id, std::string_view
                                       std::int64_t quantity, std::int64_t now_ms) {
   return db_.with_tx(TxKind::Write, [&](Tx& tx) {
     ChangeOutcome outcome;
-    const auto cart_id = cart_id_of(tx, user_id);
+    const auto cart_id = lock_cart_of(tx, user_id);
     if (!cart_id) {
       outcome.result = ChangeResult::NoCart;
       return outcome;
@@ -142,7 +162,7 @@ ChangeOutcome CartStore::set_quantity(std::string_view user_id, std::string_view
 
 bool CartStore::delete_cart(std::string_view user_id) {
   return db_.with_tx(TxKind::Write, [&](Tx& tx) {
-    const auto cart_id = cart_id_of(tx, user_id);
+    const auto cart_id = lock_cart_of(tx, user_id);
     if (!cart_id) return false;
     tx.exec(sql::kDeleteCartLines, {*cart_id});
     tx.exec(sql::kDeleteCart, {*cart_id});

@@ -2,10 +2,12 @@
 // doubles as its label in logs). Only the DML subset both backends share: timestamps are
 // parameters computed in C++, CASE instead of LEAST, no FOR UPDATE; DDL lives in migrations/.
 //
-// Every statement that changes a cart's lines runs in a write transaction that also updates the
-// cart's row (version, line_count), so writes of one cart serialize: SQLite's BEGIN IMMEDIATE
-// takes the write lock up front; PostgreSQL's REPEATABLE READ fails the second of two concurrent
-// writers of the row with 40001 and the database layer runs its transaction again.
+// Every transaction that changes a cart's lines first writes the cart's row (kLockCart, or the
+// insert that creates it) and later updates it (version, line_count), so writes of one cart
+// serialize, always locking the cart before its lines: SQLite's BEGIN IMMEDIATE takes the write
+// lock up front; on PostgreSQL the adds run at READ COMMITTED and queue on the cart row's lock
+// (a hot cart makes them wait, not fail), while updates and removals at REPEATABLE READ fail with
+// 40001 when the cart changed since their snapshot and the database layer runs them again.
 #pragma once
 
 #include <string_view>
@@ -23,6 +25,11 @@ RETURNING id)";
 
 inline constexpr std::string_view kSelectCartIdByUser = R"(
 SELECT id FROM carts WHERE user_id = $1)";
+
+// Takes the cart row's lock without changing it (0 rows: the cart was deleted meanwhile). At READ
+// COMMITTED the statements after it see what the previous holder committed.
+inline constexpr std::string_view kLockCart = R"(
+UPDATE carts SET version = version WHERE id = $1)";
 
 // The whole cart in one statement (one snapshot on both backends); an empty cart is one row with
 // NULL line columns.

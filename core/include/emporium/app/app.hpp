@@ -33,6 +33,12 @@ struct ServiceConfig {
   int io_threads = 1;
   int worker_threads = 8;
   int db_pool_size = 8;
+  // Database deadlines (db::Options; DESIGN §4): a frozen server, a held lock or a saturated pool
+  // ends a request with 503 after these, never a hang.
+  int db_statement_timeout_ms = 5000;
+  int db_lock_timeout_ms = 5000;
+  int db_acquire_timeout_ms = 2000;
+  int db_connect_timeout_ms = 3000;
   std::string internal_token;
   std::string jwt_issuer = "emporium";
   std::string jwt_public_key_file;           // optional where the service signs its own tokens
@@ -59,7 +65,8 @@ struct ServiceConfig {
   // JWT_PUBLIC_KEY_FILE, JWT_KID, TRUSTED_PROXIES (default 127.0.0.1,::1), LOG_LEVEL,
   // ACCESS_LOG, DRAIN_IDLE_MS, SHUTDOWN_GRACE_MS, READ_TIMEOUT_MS, IDLE_TIMEOUT_MS,
   // WORKER_QUEUE_LIMIT, SLOW_THREADS, SLOW_QUEUE_LIMIT, MAX_CONNECTIONS, BODY_MEMORY_LIMIT_MB,
-  // READY_CHECK_INTERVAL_MS. Throws ConfigError naming the variable.
+  // READY_CHECK_INTERVAL_MS, DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS, DB_ACQUIRE_TIMEOUT_MS,
+  // DB_CONNECT_TIMEOUT_MS. Throws ConfigError naming the variable.
   static ServiceConfig from_env(const Env& env, std::string service, std::uint16_t default_port);
 };
 

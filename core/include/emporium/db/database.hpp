@@ -3,8 +3,13 @@
 // - SQL uses `$1…$N` placeholders on both backends (SQLite rewrites them to `?N`, so `$2 … $1`
 //   binds right).
 // - Work runs in transactions that the layer may run again: on SQLITE_BUSY, 40001 or 40P01 the
-//   function is retried within a bounded budget, then db::Unavailable (503, Retry-After, mapped by
-//   the App) is thrown, never a 500.
+//   function is retried with jittered exponential back-off while the transaction's lock budget
+//   (Options::lock_timeout_ms) lasts, then db::Unavailable (503, Retry-After, mapped by the App)
+//   is thrown, never a 500.
+// - Every wait has a deadline (Options): pool acquisition, SQLite lock waits (in-process write
+//   gate and busy handler), PostgreSQL connects and every round trip (a silent server makes the
+//   session be dropped), so a frozen server, a held lock or a broken disk ends a request with
+//   db::Unavailable instead of hanging it.
 // - SQLite write transactions start with BEGIN IMMEDIATE; PostgreSQL write transactions run at
 //   REPEATABLE READ, so a read-then-write on a row another transaction changed is retried instead
 //   of losing an update.
@@ -98,10 +103,12 @@ class Tx {
 
 enum class Backend { Sqlite, Postgres };
 // Write: PostgreSQL REPEATABLE READ, so a read-then-write conflict is retried.
-// WriteCommitted: for transactions whose every change is one conditional statement that decides
-// by its affected rows (`UPDATE … WHERE on_hand - held >= $q`): PostgreSQL READ COMMITTED re-checks
-// the WHERE on the latest row version instead of failing concurrent writers of a hot row with
-// 40001 (docs/architecture.md). SQLite runs both as BEGIN IMMEDIATE.
+// WriteCommitted: PostgreSQL READ COMMITTED, for transactions that cannot lose an update there:
+// every change is one conditional statement that decides by its affected rows
+// (`UPDATE … WHERE on_hand - held >= $q`, re-checked on the latest row version), or the
+// transaction first writes one row that every writer of the same data also writes first (a lock
+// that queues them instead of failing them with 40001; docs/architecture.md). SQLite runs both as
+// BEGIN IMMEDIATE.
 enum class TxKind { Read, Write, WriteCommitted };
 
 struct Migration {
@@ -114,10 +121,26 @@ struct MigrationSet {
   std::vector<Migration> postgres;
 };
 
+// Deadlines (DESIGN §4): every wait of the layer ends, with db::Unavailable where a request
+// waits. Environment names are those ServiceConfig reads.
 struct Options {
   int pool_size = 8;
-  int busy_timeout_ms = 5000;  // SQLite busy_timeout; PostgreSQL connect timeout
-  int max_attempts = 12;       // transaction attempts before 503
+  // SQLite: the longest single wait for a lock before the attempt counts as a conflict (within
+  // lock_timeout_ms, which bounds the whole transaction).
+  int busy_timeout_ms = 5000;
+  // Attempts of one transaction at most; 0: only lock_timeout_ms bounds the retries.
+  int max_attempts = 0;
+  // DB_STATEMENT_TIMEOUT_MS. PostgreSQL: the server's statement_timeout; the client gives up on a
+  // round trip (and drops the session) 1 s later, when the server does not answer at all.
+  int statement_timeout_ms = 5000;
+  // DB_LOCK_TIMEOUT_MS: the whole wait of one transaction for locks and conflicts — SQLite's
+  // in-process write gate, busy waits and retries; PostgreSQL's lock_timeout and the retries of
+  // 40001/40P01.
+  int lock_timeout_ms = 5000;
+  // DB_ACQUIRE_TIMEOUT_MS: waiting for a pooled connection.
+  int acquire_timeout_ms = 2000;
+  // DB_CONNECT_TIMEOUT_MS. PostgreSQL: making a session (TCP, authentication, session settings).
+  int connect_timeout_ms = 3000;
 };
 
 class Database {
@@ -125,13 +148,17 @@ class Database {
   virtual ~Database() = default;
 
   // `sqlite:///abs/path.db`, `sqlite:relative/path.db`, `postgresql://…` (or `postgres://…`).
-  // Throws std::invalid_argument for anything else (including `sqlite://host/…`).
+  // Throws std::invalid_argument for anything else (including `sqlite://host/…`) and for options
+  // out of range; DbError when a SQLite file cannot be opened for writing (read-only file,
+  // immutable attribute, read-only mount): a service that cannot write must not start.
   static std::unique_ptr<Database> open(const std::string& url, const Options& options = {});
 
   virtual Backend backend() const = 0;
 
   // Applies the backend's migrations not yet recorded in `schema_migrations`, under a lock
-  // (BEGIN EXCLUSIVE / pg_advisory_lock) so instances starting together do not race.
+  // (BEGIN EXCLUSIVE / pg_advisory_lock) so instances starting together do not race, and ends with
+  // a real write (the `emporium_health` row), so a database that cannot be written stops start-up
+  // with the reason.
   virtual void migrate(const MigrationSet& migrations) = 0;
 
   // Runs `fn` in one transaction and commits; rolls back if it throws. May call `fn` again on a
@@ -155,7 +182,7 @@ class Database {
     return with_tx(TxKind::Read, [&](Tx& tx) { return tx.query(sql, params); });
   }
 
-  // True when a trivial query succeeds (used by /readyz).
+  // True when a trivial query succeeds (used by /readyz); false within the deadlines, never throws.
   virtual bool ping() = 0;
 
   // True when a tiny real write commits (an upsert into the core-owned table `emporium_health`),
