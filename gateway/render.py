@@ -4,7 +4,7 @@
     render.py --listen 127.0.0.1:8080 --prefix var/gateway --out var/gateway/nginx.conf \
         --upstream users=127.0.0.1:5000,127.0.0.1:5100 [--upstream products=...] \
         [--cors-origins https://shop.example,http://localhost:3000] [--user NAME] \
-        [--workers auto|N] [--access-log FILE] [--check]
+        [--workers auto|N] [--access-log FILE] [--proxy-read-timeout SECONDS] [--check]
 
 Every one of the six base paths gets a location; a service given no instances (not named, or
 `--upstream orders=`) answers 503 problem+json. Python standard library only.
@@ -34,20 +34,40 @@ SERVICES: dict[str, str] = {
     "notification": "/api/notification",
 }
 
-# The gateway's own answers, shaped like the services' problem documents.
-# status -> (title, code, detail); 494 is nginx's "request header too large", sent as 400.
+# The gateway's own answers, shaped like the services' problem documents: every status nginx can
+# answer with itself. status -> (title, code, detail). 401 and 403 need auth or access modules the
+# gateway does not use, 408 is logged but never sent (nginx closes the connection), 416 and 412
+# do not apply to proxied answers: they are here so that adding such a module cannot bring HTML back.
 PROBLEMS: dict[int, tuple[str, str, str]] = {
-    400: ("Bad Request", "bad_request", "The request could not be read"),
+    400: ("Bad Request", "bad_request",
+          "The request could not be read: check the request line (method, an absolute path with "
+          "valid %-escapes, HTTP/1.x) and the headers"),
+    401: ("Unauthorized", "unauthorized", "Authentication required"),
+    403: ("Forbidden", "forbidden", "You are not allowed to do this"),
     404: ("Not Found", "not_found", "Not found"),
     405: ("Method Not Allowed", "method_not_allowed", "Method not allowed"),
-    413: ("Payload Too Large", "payload_too_large", "Request body is larger than 1 MiB"),
-    414: ("URI Too Long", "uri_too_long", "Request URI is too long"),
+    408: ("Request Timeout", "request_timeout", "The request was not received in time"),
+    411: ("Length Required", "length_required", "Send a Content-Length (or a chunked body)"),
+    412: ("Precondition Failed", "precondition_failed", "A precondition of the request failed"),
+    413: ("Content Too Large", "payload_too_large", "Request body is larger than 1 MiB"),
+    414: ("URI Too Long", "uri_too_long", "Request URI is too long: the limit is 8 KiB"),
+    416: ("Range Not Satisfiable", "range_not_satisfiable", "The requested range cannot be served"),
     429: ("Too Many Requests", "too_many_requests", "Too many requests"),
+    431: ("Request Header Fields Too Large", "request_header_fields_too_large",
+          "Request headers are too large: each header line is limited to 8 KiB"),
     500: ("Internal Server Error", "internal", "Internal error"),
+    501: ("Not Implemented", "not_implemented",
+          "The request uses a feature the gateway does not support (e.g. a Transfer-Encoding "
+          "other than chunked)"),
     502: ("Bad Gateway", "bad_gateway", "The service did not answer"),
     503: ("Service Unavailable", "service_unavailable", "The service is unavailable"),
     504: ("Gateway Timeout", "gateway_timeout", "The service did not answer in time"),
+    505: ("HTTP Version Not Supported", "http_version_not_supported", "Use HTTP/1.1 (or HTTP/1.0)"),
 }
+# nginx's own codes, answered as a standard status: 494 "request header too large" is 431.
+NGINX_ALIASES: dict[int, int] = {494: 431}
+# Where error_page sends the gateway's own errors: internal, exact-match locations.
+PROBLEM_URI = "/_emporium/problem/"
 
 CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-ID"
@@ -162,10 +182,18 @@ def render_service_locations(upstreams: dict[str, list[str]]) -> str:
     return "\n".join(out)
 
 
+def render_error_pages() -> str:
+    lines = [f"    error_page {status} {PROBLEM_URI}{status};" for status in PROBLEMS]
+    lines += [f"    error_page {code} ={status} {PROBLEM_URI}{status};" for code, status in NGINX_ALIASES.items()]
+    return "\n".join(lines)
+
+
 def render_error_locations() -> str:
     out = []
     for status, (title, code, detail) in PROBLEMS.items():
-        out.append(f"    location @status{status} {{")
+        # Exact-match locations win over the regex locations; `internal` makes them 404 from outside.
+        out.append(f"    location = {PROBLEM_URI}{status} {{")
+        out.append("      internal;")
         out.append(f"      return {status} {nginx_string(problem_body(status, title, code, detail))};")
         out.append("    }")
     return "\n".join(out)
@@ -235,6 +263,8 @@ def render(args: argparse.Namespace) -> str:
     prefix = Path(args.prefix).resolve()
     upstreams = parse_upstreams(args.upstream)
     origins = parse_origins(args.cors_origins or "")
+    if not 0 < args.proxy_read_timeout <= 3600:
+        raise UsageError(f"--proxy-read-timeout: expected 1..3600 seconds, got {args.proxy_read_timeout}")
     if args.workers != "auto" and not (args.workers.isdigit() and 0 < int(args.workers) <= 64):
         raise UsageError(f"--workers: expected auto or 1..64, got {args.workers!r}")
     access_log = Path(args.access_log).resolve() if args.access_log else prefix / "logs" / "access.log"
@@ -254,7 +284,9 @@ def render(args: argparse.Namespace) -> str:
         "cors_preflight": cors_preflight,
         "upstreams": render_upstreams(upstreams),
         "service_locations": render_service_locations(upstreams),
+        "error_pages": render_error_pages(),
         "error_locations": render_error_locations(),
+        "proxy_read_timeout": f"{args.proxy_read_timeout}s",
     }
     for key, value in slots.items():
         text = text.replace("{{" + key + "}}", value)
@@ -275,6 +307,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--user", help="user the worker processes run as (when started as root)")
     parser.add_argument("--workers", default="auto", help="worker_processes: auto or a number")
     parser.add_argument("--access-log", help="access log file (default PREFIX/logs/access.log)")
+    parser.add_argument("--proxy-read-timeout", type=int, default=60,
+                        help="seconds nginx waits for a service's answer before a 504 (default 60)")
     parser.add_argument("--check", action="store_true", help="run nginx -t on the result")
     args = parser.parse_args(argv)
 

@@ -75,17 +75,49 @@ namespace {
 
 TEST(Request, QueryParametersAreDecodedAndNulIsRefused) {
   Request r;
-  r.query_string = "q=red%20shirt&page=2&plus=a+b&q=second&bad=a%00b";
+  r.query_string = "q=red%20shirt&page=2&plus=a+b&q=second";
   EXPECT_EQ(r.query("q"), "red shirt");
   EXPECT_EQ(r.query("page"), "2");
   EXPECT_EQ(r.query("plus"), "a b");
   EXPECT_EQ(r.query("absent"), std::nullopt);
+  // One bad parameter fails every lookup, not only its own (a filter must not fail open).
+  Request bad;
+  bad.query_string = "page=2&bad=a%00b";
+  for (const char* name : {"bad", "page", "absent"}) {
+    try {
+      bad.query(name);
+      FAIL() << name;
+    } catch (const HttpError& e) {
+      EXPECT_EQ(e.status(), 400);
+      EXPECT_EQ(e.detail(), "Query parameter bad must not contain the NUL character (%00)");
+      ASSERT_EQ(e.errors().size(), 1u);
+      EXPECT_EQ(e.errors().at(0).field, "bad");
+    }
+  }
+}
+
+TEST(Request, ABadPercentEscapeIs400NamingTheParameter) {
+  Request r;
+  r.query_string = "category=x&%zz";
   try {
-    r.query("bad");
+    r.query("category");
     FAIL();
   } catch (const HttpError& e) {
     EXPECT_EQ(e.status(), 400);
-    EXPECT_EQ(e.errors().at(0).field, "bad");
+    EXPECT_EQ(e.code(), "validation_failed");
+    EXPECT_EQ(e.detail(),
+              "Query parameter %zz has a malformed percent-escape (%zz): write a literal % as %25");
+    EXPECT_EQ(e.errors().at(0).field, "%zz");
+  }
+  Request utf8;
+  utf8.query_string = "q=%FF";
+  try {
+    utf8.query("q");
+    FAIL();
+  } catch (const HttpError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_EQ(e.errors().at(0).field, "q");
+    EXPECT_EQ(e.errors().at(0).message, "must be UTF-8 text (percent-encode its bytes)");
   }
 }
 

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace emporium {
 namespace {
@@ -170,6 +172,77 @@ TEST(Text, ParseCountTakesDigitsOnly) {
 
 TEST(Text, PercentEncodeKeepsOnlyUnreserved) {
   EXPECT_EQ(percent_encode("red shirt&x=1/é~._-"), "red%20shirt%26x%3D1%2F%C3%A9~._-");
+}
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+TEST(Text, ParseQueryDecodesEveryParameter) {
+  const ParsedQuery q =
+      parse_query("q=red%20shirt&page=2&plus=a+b&q=second&empty=&flag&&%C3%A9=%e2%82%ac");
+  EXPECT_FALSE(q.error);
+  EXPECT_EQ(q.params, (Params{{"q", "red shirt"},
+                              {"page", "2"},
+                              {"plus", "a b"},
+                              {"q", "second"},
+                              {"empty", ""},
+                              {"flag", ""},
+                              {"\xC3\xA9", "\xE2\x82\xAC"}}));
+  // '=' after the first belongs to the value; %25 is a literal percent sign.
+  EXPECT_EQ(parse_query("a=b=c&p=100%25").params, (Params{{"a", "b=c"}, {"p", "100%"}}));
+  EXPECT_TRUE(parse_query("").params.empty());
+  EXPECT_FALSE(parse_query("").error);
+}
+
+TEST(Text, ParseQueryNamesTheParameterWithABadEscape) {
+  // The bad one is named, whatever comes before or after it: nothing is dropped silently.
+  for (const char* text : {"category=x&%zz", "%zz&category=x", "%zz=1", "%zz"}) {
+    const ParsedQuery q = parse_query(text);
+    ASSERT_TRUE(q.error) << text;
+    EXPECT_EQ(q.error->field, "%zz") << text;
+    EXPECT_EQ(q.error->message, "has a malformed percent-escape (%zz): write a literal % as %25");
+  }
+  for (const char* text :
+       {"category=%zz", "category=a%2", "category=a%", "category=%%41", "category=%g0"}) {
+    const ParsedQuery q = parse_query(text);
+    ASSERT_TRUE(q.error) << text;
+    EXPECT_EQ(q.error->field, "category") << text;
+    EXPECT_TRUE(q.error->message.starts_with("has a malformed percent-escape (%")) << text;
+  }
+  EXPECT_EQ(parse_query("a=1&b=a%2").error->message,
+            "has a malformed percent-escape (%2): write a literal % as %25");
+}
+
+TEST(Text, ParseQueryRefusesInvalidUtf8AndNul) {
+  for (const char* text :
+       {"q=%FF", "q=%C3", "q=%C0%AF", "q=%ED%A0%80", "q=\xff", "q=caf%C3%A9%FF"}) {
+    const ParsedQuery q = parse_query(text);
+    ASSERT_TRUE(q.error) << text;
+    EXPECT_EQ(q.error->field, "q") << text;
+    EXPECT_EQ(q.error->message, "must be UTF-8 text (percent-encode its bytes)") << text;
+  }
+  const ParsedQuery nul = parse_query("limit=5&q=a%00b");
+  ASSERT_TRUE(nul.error);
+  EXPECT_EQ(nul.error->field, "q");
+  EXPECT_EQ(nul.error->message, "must not contain the NUL character (%00)");
+  // In a name, the name is given as sent.
+  const ParsedQuery bad_name = parse_query("a%FFb=1");
+  ASSERT_TRUE(bad_name.error);
+  EXPECT_EQ(bad_name.error->field, "a%FFb");
+  EXPECT_EQ(bad_name.error->message, "name must be UTF-8 text (percent-encode its bytes)");
+  // Valid multi-byte text and a literal "%00" (encoded as %2500) are fine.
+  EXPECT_EQ(parse_query("q=%F0%9F%99%82%2500").params, (Params{{"q", "\xF0\x9F\x99\x82%00"}}));
+}
+
+TEST(Text, Utf8Validation) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80 \xEF\xBF\xBD"));
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+  EXPECT_FALSE(is_valid_utf8("\xc3"));              // truncated
+  EXPECT_FALSE(is_valid_utf8("a\xE2\x82"));         // truncated at the end
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xC3\x28"));          // bad continuation
 }
 
 }  // namespace

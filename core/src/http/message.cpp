@@ -1,7 +1,7 @@
 // Request/response façade helpers.
 #include "emporium/http/message.hpp"
 
-#include <boost/url/parse_query.hpp>
+#include "emporium/util/text.hpp"
 
 #include <strings.h>
 
@@ -44,33 +44,15 @@ std::string_view Request::param(std::string_view name) const {
 }
 
 std::optional<std::string> Request::query(std::string_view name) const {
-  if (!query_cache_) {
-    std::vector<std::pair<std::string, std::string>> parsed;
-    auto params = boost::urls::parse_query(query_string);
-    if (params) {
-      // Percent-decoded, and '+' is a space as in form-encoded queries (`q=red+shirt`).
-      boost::urls::encoding_opts opts;
-      opts.space_as_plus = true;
-      for (auto param : *params) {
-        auto key = param.key.decode(opts);
-        std::string value;
-        if (param.has_value) {
-          auto decoded = param.value.decode(opts);
-          value.assign(decoded.begin(), decoded.end());
-        }
-        parsed.emplace_back(std::string(key.begin(), key.end()), std::move(value));
-      }
-    }
-    query_cache_ = std::move(parsed);
+  // Parsed and checked once, as a whole: one bad parameter fails the request (400 naming it)
+  // instead of dropping the others, which would let a filter fail open (`?category=x&%zz`).
+  if (!query_cache_) query_cache_ = parse_query(query_string);
+  if (query_cache_->error) {
+    const FieldError& bad = *query_cache_->error;
+    throw bad_request("Query parameter " + bad.field + " " + bad.message, {bad});
   }
-  for (const auto& [key, value] : *query_cache_) {
-    if (key != name) continue;
-    // PostgreSQL cannot store NUL in text, and no parameter needs it: refuse it here, once.
-    if (value.find('\0') != std::string::npos) {
-      throw bad_request("Query parameter " + key + " must not contain %00",
-                        {{key, "must not contain the NUL character"}});
-    }
-    return value;
+  for (const auto& [key, value] : query_cache_->params) {
+    if (key == name) return value;
   }
   return std::nullopt;
 }

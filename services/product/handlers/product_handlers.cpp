@@ -12,6 +12,7 @@
 #include <emporium/util/ids.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace emporium::product {
 namespace {
@@ -27,6 +28,13 @@ std::string product_id(const Request& request) {
   std::string id(request.param("id"));
   if (!is_object_id(id)) throw not_found(kProductNotFound);
   return id;
+}
+
+// `If-Match: *` (RFC 9110: any current representation), spaces around it allowed.
+bool is_wildcard(std::string_view header) {
+  const auto first = header.find_first_not_of(" \t");
+  const auto last = header.find_last_not_of(" \t");
+  return first != std::string_view::npos && header.substr(first, last - first + 1) == "*";
 }
 
 // Field errors are reported only for a product that exists (404 before 400).
@@ -100,7 +108,12 @@ Response update_product(Catalog& catalog, Request& request) {
       domain::read_product_fields(request.json(), domain::Mode::Update, catalog.currency(), errors);
   Catalog::Preconditions preconditions;
   preconditions.expected_version = domain::read_expected_version(request.json(), errors);
-  if (auto header = request.header("If-Match")) preconditions.if_match = std::string(*header);
+  // `If-Match: *` matches whatever version is current, so it names none: it is passed on like no
+  // header at all, and a stock change without __v is 428 (API.md). For other fields it changes
+  // nothing, since an unknown product is 404 either way.
+  if (auto header = request.header("If-Match"); header && !is_wildcard(*header)) {
+    preconditions.if_match = std::string(*header);
+  }
   throw_field_errors(catalog, id, errors);
   const domain::Product product = catalog.update(id, fields, preconditions);
   return dto::product_response(200, product, catalog.currency());

@@ -173,6 +173,29 @@ TEST_F(HttpTest, UpdateChecksInOrder) {
   EXPECT_EQ(matched.body["stock"], 4);
 }
 
+TEST_F(HttpTest, IfMatchStarDoesNotCarryAVersionForStock) {
+  const Json p = create("Tee", 10, "shirts", 3);
+  const std::string url = "/api/products/" + p["_id"].get<std::string>();
+  // `*` matches any version, so it cannot say which one a stock change was based on.
+  for (const char* star : {"*", " * "}) {
+    const Reply refused = call(Method::Put, url, R"({"stock":9})", with(admin_, "If-Match", star));
+    EXPECT_EQ(refused.status, 428) << star;
+    EXPECT_EQ(refused.body["code"], "precondition_required");
+  }
+  EXPECT_EQ(call(Method::Get, url).body["stock"], 3);
+  // With a real version beside it the change goes through; other fields accept `*` as before.
+  EXPECT_EQ(call(Method::Put, url, R"({"stock":9,"__v":0})", with(admin_, "If-Match", "*")).status,
+            200);
+  const Reply renamed =
+      call(Method::Put, url, R"({"name":"Shirt"})", with(admin_, "If-Match", "*"));
+  EXPECT_EQ(renamed.status, 200);
+  EXPECT_EQ(renamed.body["name"], "Shirt");
+  EXPECT_EQ(call(Method::Put, "/api/products/" + new_object_id(), R"({"stock":1})",
+                 with(admin_, "If-Match", "*"))
+                .status,
+            404);
+}
+
 TEST_F(HttpTest, StockDeltaAndDelete) {
   const Json p = create("Tee", 10, "shirts", 3);
   const std::string id = p["_id"];

@@ -4,6 +4,7 @@
 
 #include "emporium/auth/principal.hpp"
 #include "emporium/json/json.hpp"
+#include "emporium/util/text.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -41,7 +42,8 @@ class Request {
   std::optional<std::string_view> header(std::string_view name) const;
   // Path parameter by name (`:id` -> "id"); empty when absent.
   std::string_view param(std::string_view name) const;
-  // Decoded query parameter; the first one when repeated.
+  // Decoded query parameter; the first one when repeated. Throws bad_request (400 naming the
+  // parameter) when any parameter of the query has a malformed %-escape, is not UTF-8 or holds NUL.
   std::optional<std::string> query(std::string_view name) const;
   // The parsed JSON body; present for routes declared with `json_body`.
   const Json& json() const { return json_; }
@@ -51,7 +53,7 @@ class Request {
 
  private:
   Json json_;
-  mutable std::optional<std::vector<std::pair<std::string, std::string>>> query_cache_;
+  mutable std::optional<ParsedQuery> query_cache_;
 };
 
 class Response {
