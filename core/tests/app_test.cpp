@@ -127,6 +127,22 @@ TEST_F(AppTest, JsonChecksComeBeforeAuth) {
   EXPECT_EQ(*res.header("WWW-Authenticate"), "Bearer");
 }
 
+// A route whose handler reads no parameter still refuses a malformed query (it was ignored).
+TEST_F(AppTest, MalformedQueryIs400OnEveryRoute) {
+  Request r;
+  r.method = Method::Get;
+  r.method_text = "GET";
+  r.path = "/api/things/1";
+  r.query_string = "a=1&%zz";
+  r.target = r.path + "?" + r.query_string;
+  r.peer_address = "127.0.0.1";
+  auto res = app_.handle(r);
+  EXPECT_EQ(res.status, 400) << res.body;
+  r.query_string = "a=1&b=%C3%A9";
+  r.target = r.path + "?" + r.query_string;
+  EXPECT_EQ(app_.handle(r).status, 200);
+}
+
 TEST_F(AppTest, AuthDistinguishes401From403) {
   auto json =
       std::pair<std::string, std::string>{"Content-Type", "application/json; charset=utf-8"};

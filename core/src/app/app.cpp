@@ -351,6 +351,9 @@ Response App::dispatch(Request& request) {
     }
   }
   authenticate(request, route);
+  // Every route refuses a malformed query (bad %-escape, invalid UTF-8, NUL) with a 400 naming the
+  // parameter, whether or not its handler reads one: a filter must never fail open.
+  if (!request.query_string.empty()) (void)request.query({});
 
   if (middleware_.empty()) return route.handler(request);
   // Build the chain from the innermost (the handler) outwards.
