@@ -174,3 +174,50 @@ def test_hostile_bodies_leave_product_reads_answering(burst_stack):
     assert health.count > 0 and not health.failures, health.failures[:3]
     assert reads.count > 0 and not reads.failures, reads.failures[:3]
     assert health.worst < HANG_BOUND_S, f"/healthz took {health.worst:.2f} s during the flood"
+
+
+def test_logins_and_hostile_bodies_at_once(burst_stack):
+    """The issue's acceptance run: 200 concurrent logins plus 200 concurrent 1 MiB hostile bodies.
+    /healthz keeps answering within the hang bound, product reads keep answering 2xx, and the excess
+    is refused with 503 + Retry-After rather than queued."""
+    user_inst = burst_stack.instances[0]
+    product_inst = burst_stack.products[0]
+    with Client(burst_stack.url) as c:
+        account = register(c)
+        product = create_product(c, admin_token(burst_stack))
+    credentials = {"email": account["email"], "password": account["password"]}
+    payload = hostile_body()
+    user_port = int(user_inst.url.rsplit(":", 1)[1])
+    product_port = int(product_inst.url.rsplit(":", 1)[1])
+    barrier = threading.Barrier(2 * BURST)
+
+    def login(_):
+        barrier.wait(timeout=60)
+        resp = requests.post(user_inst.url + "/api/users/login", json=credentials,
+                             headers=expected_5xx_headers(), timeout=60)
+        return resp.status_code, {k.lower(): v for k, v in resp.headers.items()}
+
+    def hostile(i):
+        barrier.wait(timeout=60)
+        # Half to each service: both parse before authenticating.
+        return post_raw(user_port if i % 2 else product_port,
+                        "/api/users/register" if i % 2 else "/api/products", payload)
+
+    with Prober(user_inst.url + "/healthz") as user_health, \
+            Prober(product_inst.url + "/healthz") as product_health, \
+            Prober(product_inst.url + f"/api/products/{product['_id']}") as reads:
+        with ThreadPoolExecutor(2 * BURST) as pool:
+            logins = [pool.submit(login, i) for i in range(BURST)]
+            bodies = [pool.submit(hostile, i) for i in range(BURST)]
+            results = [f.result() for f in logins + bodies]
+    rejected = 0
+    for status, headers in results:
+        assert status in (200, 400, 401, 405, 503), (status, headers)
+        if status == 503:
+            assert headers.get("retry-after", "").isdigit(), headers
+            rejected += 1
+    assert rejected > 0
+    for probe in (user_health, product_health, reads):
+        assert probe.count > 0 and not probe.failures, (probe.url, probe.failures[:3])
+    assert user_health.worst < HANG_BOUND_S, f"user /healthz took {user_health.worst:.2f} s"
+    assert product_health.worst < HANG_BOUND_S, f"product /healthz took {product_health.worst:.2f} s"
