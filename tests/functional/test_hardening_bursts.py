@@ -9,6 +9,7 @@ fix each of them was exceeded several times over.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import threading
@@ -40,39 +41,50 @@ def expected_5xx_headers() -> dict:
     return {"X-Request-ID": EXPECTED_5XX_PREFIX + os.urandom(8).hex()}
 
 
+def _probe(url: str, headers: dict, stop, results) -> None:
+    worst, count, failures = 0.0, 0, []
+    with requests.Session() as session:
+        while not stop.is_set():
+            start = time.monotonic()
+            try:
+                resp = session.get(url, headers=headers, timeout=10)
+                if resp.status_code != 200:
+                    failures.append(f"{resp.status_code} {resp.text[:200]}")
+            except requests.RequestException as exc:
+                failures.append(repr(exc))
+            worst = max(worst, time.monotonic() - start)
+            count += 1
+            stop.wait(0.05)
+    results.put((worst, count, failures))
+
+
 class Prober:
-    """Polls a URL every 50 ms on its own thread; remembers the slowest answer and any failure."""
+    """Polls a URL every 50 ms from a process of its own (so the burst's client threads cannot delay
+    it through the GIL); remembers the slowest answer and any failure."""
 
     def __init__(self, url: str, headers: dict | None = None):
+        ctx = multiprocessing.get_context("spawn")
         self.url = url
-        self.headers = headers or {}
         self.worst = 0.0
         self.failures: list[str] = []
         self.count = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        with requests.Session() as session:
-            while not self._stop.is_set():
-                start = time.monotonic()
-                try:
-                    resp = session.get(self.url, headers=self.headers, timeout=10)
-                    if resp.status_code != 200:
-                        self.failures.append(f"{resp.status_code} {resp.text[:200]}")
-                except requests.RequestException as exc:
-                    self.failures.append(repr(exc))
-                self.worst = max(self.worst, time.monotonic() - start)
-                self.count += 1
-                self._stop.wait(0.05)
+        self._stop = ctx.Event()
+        self._results = ctx.Queue()
+        self._proc = ctx.Process(target=_probe, args=(url, headers or {}, self._stop, self._results),
+                                 daemon=True)
 
     def __enter__(self):
-        self._thread.start()
+        self._proc.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._thread.join(timeout=15)
+        try:
+            self.worst, self.count, self.failures = self._results.get(timeout=30)
+        finally:
+            self._proc.join(timeout=10)
+            if self._proc.is_alive():
+                self._proc.kill()
 
 
 def assert_busy_answers(responses: list[requests.Response], ok_status: int) -> int:
