@@ -117,6 +117,8 @@ def test_login_burst_leaves_probes_and_reads_answering(burst_stack):
         with ThreadPoolExecutor(BURST) as pool:
             responses = list(pool.map(login, range(BURST)))
     rejected = assert_busy_answers(responses, 200)
+    print(f"logins: {rejected} of {BURST} refused with 503; worst /healthz {health.worst * 1000:.0f} ms, "
+          f"worst GET /me {me.worst * 1000:.0f} ms")
     assert rejected > 0, "200 concurrent logins never overflowed a slow lane of 2 + 8"
     assert health.count > 0 and not health.failures, health.failures[:3]
     assert me.count > 0 and not me.failures, me.failures[:3]
@@ -182,6 +184,8 @@ def test_hostile_bodies_leave_product_reads_answering(burst_stack):
         if status == 503:
             assert headers.get("retry-after", "").isdigit(), headers
             rejected += 1
+    print(f"hostile bodies: {rejected} of {BURST} refused with 503; worst /healthz {health.worst * 1000:.0f} ms, "
+          f"worst product read {reads.worst * 1000:.0f} ms")
     assert rejected > 0, "200 concurrent 1 MiB bodies never met the 16 MiB body budget"
     assert health.count > 0 and not health.failures, health.failures[:3]
     assert reads.count > 0 and not reads.failures, reads.failures[:3]
@@ -228,6 +232,8 @@ def test_logins_and_hostile_bodies_at_once(burst_stack):
         if status == 503:
             assert headers.get("retry-after", "").isdigit(), headers
             rejected += 1
+    print(f"both: {rejected} of {2 * BURST} refused with 503; worst /healthz user {user_health.worst * 1000:.0f} ms, "
+          f"product {product_health.worst * 1000:.0f} ms; worst product read {reads.worst * 1000:.0f} ms")
     assert rejected > 0
     for probe in (user_health, product_health, reads):
         assert probe.count > 0 and not probe.failures, (probe.url, probe.failures[:3])

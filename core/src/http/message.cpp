@@ -57,6 +57,11 @@ std::optional<std::string> Request::query(std::string_view name) const {
   return std::nullopt;
 }
 
+void Request::release_body() {
+  Json().swap(json_);
+  std::string().swap(body);
+}
+
 const Principal& Request::user() const {
   if (!principal) throw unauthorized();
   return *principal;

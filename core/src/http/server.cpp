@@ -19,6 +19,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -49,6 +52,15 @@ Method to_method(bhttp::verb verb) {
     case bhttp::verb::options: return Method::Options;
     default: return Method::Other;
   }
+}
+
+// Slow-lane threads run at a lower priority (Linux applies nice per thread), like the argon2
+// hasher's: expensive work takes the CPU that the I/O threads and the workers leave.
+void lower_priority_once() {
+  thread_local bool lowered = false;
+  if (lowered) return;
+  lowered = true;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
 }
 
 // One connection's state as seen by the drain logic.
@@ -160,16 +172,20 @@ struct Server::Impl {
     // Counted until the handler has returned, so the drain knows whether any is still running.
     co_return co_await asio::co_spawn(
         slow ? slow_workers : workers,
-        [this, &req, &pending]() -> asio::awaitable<Response> {
+        [this, &req, &pending, slow]() -> asio::awaitable<Response> {
           struct Done {
             std::atomic<int>& n;
             ~Done() { n.fetch_sub(1); }
           } done{pending};
+          if (slow) lower_priority_once();
+          Response res;
           try {
-            co_return handler(req);
+            res = handler(req);
           } catch (...) {
-            co_return on_error(req, 500, "Internal error");
+            res = on_error(req, 500, "Internal error");
           }
+          req.release_body();  // here, not on the I/O thread that owns `req`
+          co_return res;
         },
         asio::use_awaitable);
   }

@@ -48,6 +48,10 @@ class Request {
   // The parsed JSON body; present for routes declared with `json_body`.
   const Json& json() const { return json_; }
   void set_json(Json value) { json_ = std::move(value); }
+  // Frees the body and its parsed JSON now, on the calling thread. The server calls it on the
+  // worker that ran the handler: freeing a 1 MiB document of small objects costs milliseconds of
+  // CPU that must not land on an I/O thread.
+  void release_body();
   // The authenticated caller; throws unauthorized (401) when there is none.
   const Principal& user() const;
 
