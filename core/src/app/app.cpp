@@ -272,9 +272,12 @@ Response App::readiness(Request&) {
   return Response::json(200, Json{{"status", "ready"}, {"checks", checks}});
 }
 
-http::Lane App::lane_of(const Request& request) const {
+http::Lane App::lane_of(Request& request) const {
   auto match = router_.match(request.method, request.path);
-  return match.route ? match.route->options.lane : http::Lane::Worker;
+  if (!match.route) return http::Lane::Worker;  // 404/405, answered by dispatch
+  request.matched = match.route;
+  request.path_params = std::move(match.params);
+  return match.route->options.lane;
 }
 
 void App::authenticate(Request& request, const http::Route& route) {
@@ -327,15 +330,18 @@ void App::authenticate(Request& request, const http::Route& route) {
 }
 
 Response App::dispatch(Request& request) {
-  auto match = router_.match(request.method, request.path);
-  if (!match.route) {
-    if (!match.allow.empty()) throw method_not_allowed(match.allow);
-    throw not_found("No route for " + std::string(http::method_name(request.method)) + " " +
-                    request.path);
+  if (!request.matched) {
+    auto match = router_.match(request.method, request.path);
+    if (!match.route) {
+      if (!match.allow.empty()) throw method_not_allowed(match.allow);
+      throw not_found("No route for " + std::string(http::method_name(request.method)) + " " +
+                      request.path);
+    }
+    request.matched = match.route;
+    request.path_params = std::move(match.params);
   }
-  const auto& route = *match.route;
+  const auto& route = *request.matched;
   request.route = route.pattern;
-  request.path_params = std::move(match.params);
 
   if (route.options.json_body) {
     auto type = request.header("Content-Type");
@@ -480,7 +486,7 @@ int App::run() {
   options.slow_queue_limit = config_.slow_queue_limit;
   options.max_connections = config_.max_connections;
   options.body_memory_limit = static_cast<std::size_t>(config_.body_memory_limit_mb) << 20;
-  options.lane_of = [this](const Request& r) { return lane_of(r); };
+  options.lane_of = [this](Request& r) { return lane_of(r); };
   http::Server server(
       options, [this](Request& r) { return handle(r); },
       [this](Request& r, int status, const std::string& detail) {

@@ -116,7 +116,7 @@ class App {
   http::Response problem(const http::Request& request, const HttpError& error) const;
   void finish(http::Request& request, http::Response& response, double seconds);
   void authenticate(http::Request& request, const http::Route& route);
-  http::Lane lane_of(const http::Request& request) const;
+  http::Lane lane_of(http::Request& request) const;
   http::Response readiness(http::Request& request);
   void run_readiness_checks();
 

@@ -21,6 +21,8 @@ std::string_view method_name(Method m);
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+struct Route;  // router.hpp
+
 class Request {
  public:
   Method method = Method::Other;
@@ -35,6 +37,9 @@ class Request {
   std::string request_id;
   std::string route;  // the matched route template (metrics label), "unmatched" otherwise
   std::vector<std::pair<std::string, std::string>> path_params;
+  // Set when the route was matched before dispatch (to pick the request's lane), so the match
+  // is not done twice; `path_params` holds its parameters then.
+  const Route* matched = nullptr;
   std::optional<Principal> principal;
   std::int64_t received_ms = 0;
 

@@ -36,7 +36,7 @@ struct ServerOptions {
   std::size_t body_memory_limit = 64 * 1024 * 1024;
   // The lane of a request whose header has been read (null: every request on the worker pool).
   // Requests with a body over kLargeBody never run on the worker lane: they take the slow one.
-  std::function<Lane(const Request&)> lane_of;
+  std::function<Lane(Request&)> lane_of;
 };
 
 inline constexpr std::size_t kLargeBody = 64 * 1024;
