@@ -1,6 +1,7 @@
 // The shared request pipeline (App::handle) and the server over real sockets.
 #include "emporium/app/app.hpp"
 
+#include "emporium/testing/sockets.hpp"
 #include "emporium/util/ids.hpp"
 
 #include <gtest/gtest.h>
@@ -193,43 +194,8 @@ TEST_F(AppTest, MetricsCountByRouteTemplate) {
 
 // --- the server over sockets ---
 
-int connect_to(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-std::string roundtrip(int fd, const std::string& request) {
-  std::size_t sent = 0;
-  while (sent < request.size()) {
-    auto n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<std::size_t>(n);
-  }
-  std::string out;
-  char buf[4096];
-  // Read one response: headers, then Content-Length bytes.
-  for (;;) {
-    auto end = out.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      auto cl = out.find("Content-Length: ");
-      std::size_t len = cl == std::string::npos ? 0 : std::stoul(out.substr(cl + 16));
-      if (out.size() >= end + 4 + len) return out;
-    }
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
+using testing::connect_to;
+using testing::roundtrip;
 
 class ServerTest : public ::testing::Test {
  protected:

@@ -2,13 +2,9 @@
 // connection cap, read deadlines, HEAD, readiness and a drain that ends despite a hung handler.
 // Each test bounds a hang generously; none asserts on speed.
 #include "emporium/app/app.hpp"
+#include "emporium/testing/sockets.hpp"
 
 #include <gtest/gtest.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,68 +21,14 @@ using http::Method;
 using http::Request;
 using http::Response;
 using Clock = std::chrono::steady_clock;
-
-int connect_to(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-void send_all(int fd, const std::string& data) {
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    auto n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    sent += static_cast<std::size_t>(n);
-  }
-}
-
-// Reads one response (headers, then Content-Length bytes unless `head`), or what came before
-// the peer closed or 10 s passed.
-std::string read_response(int fd, bool head = false) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    auto end = out.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      auto cl = out.find("Content-Length: ");
-      std::size_t len = cl == std::string::npos || head ? 0 : std::stoul(out.substr(cl + 16));
-      if (out.size() >= end + 4 + len) return out;
-    }
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-std::string roundtrip(std::uint16_t port, const std::string& request, bool head = false) {
-  int fd = connect_to(port);
-  if (fd < 0) return "connect failed";
-  send_all(fd, request);
-  auto res = read_response(fd, head);
-  ::close(fd);
-  return res;
-}
+using testing::closed_within;
+using testing::connect_to;
+using testing::read_response;
+using testing::request_on;
+using testing::send_all;
 
 std::string get(std::uint16_t port, const std::string& path) {
-  return roundtrip(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
-}
-
-// True when the peer closed `fd` within `timeout` (recv returns 0 or an error).
-bool closed_within(int fd, std::chrono::milliseconds timeout) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-  char c;
-  return ::recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+  return request_on(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
 }
 
 double seconds_since(Clock::time_point t) {
@@ -153,21 +95,9 @@ class Served {
     c.host = "127.0.0.1";
     c.drain_idle_ms = 100;
     c.shutdown_grace_ms = 2000;
-    if (c.port == 0) c.port = free_port();
+    if (c.port == 0) c.port = testing::free_port();
     return c;
   }
-  static std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-
   App app_;
   std::latch release_{1};
   std::atomic<int> blocked_{0};
@@ -270,18 +200,18 @@ TEST(ExecutionModel, LargeBodiesBeyondTheMemoryBudgetAre503) {
                std::to_string(size) + "\r\n\r\n" + std::string(1000, ' '));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto start = Clock::now();
-  auto res = roundtrip(s.port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                     std::to_string(size) + "\r\n\r\n" + std::string(size, ' '));
+  auto res = request_on(s.port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                      std::to_string(size) + "\r\n\r\n" + std::string(size, ' '));
   EXPECT_LT(seconds_since(start), 5.0);
   EXPECT_NE(res.find("HTTP/1.1 503"), std::string::npos) << res.substr(0, 300);
   EXPECT_NE(res.find("Retry-After"), std::string::npos) << res.substr(0, 300);
   ::close(stalled);  // its share returns to the budget
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  res = roundtrip(s.port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                std::to_string(size) + "\r\n\r\n" + std::string(size, ' '));
+  res = request_on(s.port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                 std::to_string(size) + "\r\n\r\n" + std::string(size, ' '));
   EXPECT_NE(res.find("HTTP/1.1 200"), std::string::npos) << res.substr(0, 300);
   // Small bodies never touch the budget.
-  EXPECT_NE(roundtrip(s.port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+  EXPECT_NE(request_on(s.port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
                 .find("HTTP/1.1 200"),
             std::string::npos);
 }
@@ -334,14 +264,14 @@ TEST(ExecutionModel, HeadAnswersLikeGetWithoutABody) {
   s.start();
   wait_listening(s.port());
   auto get_res = get(s.port(), "/things/abc");
-  auto res = roundtrip(s.port(), "HEAD /things/abc HTTP/1.1\r\nHost: x\r\n\r\n", true);
+  auto res = request_on(s.port(), "HEAD /things/abc HTTP/1.1\r\nHost: x\r\n\r\n", true);
   EXPECT_NE(res.find("HTTP/1.1 200"), std::string::npos) << res;
   auto cl = get_res.find("Content-Length: ");
   ASSERT_NE(cl, std::string::npos);
   auto line = get_res.substr(cl, get_res.find("\r\n", cl) - cl);
   EXPECT_NE(res.find(line), std::string::npos) << res;  // same Content-Length as GET
   EXPECT_EQ(res.substr(res.find("\r\n\r\n") + 4), "");  // and no body
-  auto head_post = roundtrip(s.port(), "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", true);
+  auto head_post = request_on(s.port(), "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", true);
   EXPECT_NE(head_post.find("HTTP/1.1 405"), std::string::npos) << head_post;
 }
 
@@ -350,8 +280,8 @@ TEST(ExecutionModel, OversizedHeadersAre431WithTheirOwnCode) {
   s.start();
   wait_listening(s.port());
   auto res =
-      roundtrip(s.port(), "GET /things/a HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') +
-                              "\r\n\r\n");
+      request_on(s.port(), "GET /things/a HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') +
+                               "\r\n\r\n");
   EXPECT_NE(res.find("HTTP/1.1 431"), std::string::npos) << res.substr(0, 200);
   EXPECT_NE(res.find("\"code\":\"request_header_fields_too_large\""), std::string::npos) << res;
 }
@@ -375,6 +305,32 @@ TEST(ExecutionModel, ReadinessFollowsItsChecks) {
   EXPECT_NE(res.find("Retry-After"), std::string::npos) << res;
   EXPECT_NE(res.find("\"dependency\":\"failing\""), std::string::npos) << res;
   healthy = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_NE(get(s.port(), "/readyz").find("HTTP/1.1 200"), std::string::npos);
+}
+
+// A check that stops answering (a frozen database) makes /readyz 503 after about a second, not
+// only when the check's own deadline ends (a frozen PostgreSQL left an idle instance ready).
+TEST(ExecutionModel, ACheckThatStopsAnsweringIsNotReady) {
+  ServiceConfig c;
+  c.ready_check_interval_ms = 50;
+  Served s(c);
+  std::atomic<bool> frozen{false};
+  s.app().readiness_check("dependency", [&] {
+    for (int i = 0; i < 100 && frozen; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  });
+  s.start();
+  wait_listening(s.port());
+  EXPECT_NE(get(s.port(), "/readyz").find("HTTP/1.1 200"), std::string::npos);
+  frozen = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  auto res = get(s.port(), "/readyz");
+  EXPECT_NE(res.find("HTTP/1.1 503"), std::string::npos) << res;
+  EXPECT_NE(res.find("\"dependency\":\"not answering\""), std::string::npos) << res;
+  frozen = false;
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_NE(get(s.port(), "/readyz").find("HTTP/1.1 200"), std::string::npos);
 }

@@ -111,11 +111,19 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service,
   return c;
 }
 
+namespace {
+// A readiness check that has not answered within this long counts as failing (a healthy
+// database answers SELECT 1 in milliseconds; a frozen one only at the statement deadline).
+constexpr auto kReadyCheckTimeout = std::chrono::milliseconds(1000);
+}  // namespace
+
 struct App::Readiness {
   struct Check {
     std::string name;
     std::function<bool()> fn;
     bool ok = false;
+    bool running = false;  // its function is executing, since `started`
+    std::chrono::steady_clock::time_point started{};
   };
   std::mutex mutex;
   std::condition_variable wake;
@@ -211,29 +219,41 @@ void App::readiness_check(std::string name, std::function<bool()> check) {
 
 void App::run_readiness_checks() {
   auto& r = *readiness_;
-  std::vector<std::pair<std::string, std::function<bool()>>> checks;
+  std::size_t count = 0;
   {
     std::lock_guard lock(r.mutex);
-    for (const auto& c : r.checks) checks.emplace_back(c.name, c.fn);
+    count = r.checks.size();
   }
-  std::vector<bool> results;
-  for (const auto& [name, fn] : checks) {
+  // Checks are registered before run(), so indexes are stable. Each result is published as soon
+  // as its check returns, and a check still running past kReadyCheckTimeout counts as failing
+  // (readiness()), so a database that stops answering shows within about a second, not after
+  // the check's own deadline.
+  for (std::size_t i = 0; i < count; ++i) {
+    std::function<bool()> fn;
+    std::string name;
+    {
+      std::lock_guard lock(r.mutex);
+      fn = r.checks[i].fn;
+      name = r.checks[i].name;
+      r.checks[i].running = true;
+      r.checks[i].started = std::chrono::steady_clock::now();
+    }
     bool ok = false;
     try {
       ok = fn();
     } catch (const std::exception& e) {
       log_->warn("readiness check threw", {{"check", name}, {"error", e.what()}});
     }
-    results.push_back(ok);
+    std::lock_guard lock(r.mutex);
+    auto& check = r.checks[i];
+    if (check.ok != ok) {
+      log_->log(ok ? obs::Level::Info : obs::Level::Warn, "readiness check changed",
+                {{"check", name}, {"ok", ok}});
+    }
+    check.ok = ok;
+    check.running = false;
   }
   std::lock_guard lock(r.mutex);
-  for (std::size_t i = 0; i < results.size() && i < r.checks.size(); ++i) {
-    if (r.checks[i].ok != results[i]) {
-      log_->log(results[i] ? obs::Level::Info : obs::Level::Warn, "readiness check changed",
-                {{"check", r.checks[i].name}, {"ok", static_cast<bool>(results[i])}});
-    }
-    r.checks[i].ok = results[i];
-  }
   r.ran = true;
   r.last_round = std::chrono::steady_clock::now();
 }
@@ -245,10 +265,13 @@ Response App::readiness(Request&) {
   std::string why;
   {
     std::lock_guard lock(r.mutex);
+    const auto now = std::chrono::steady_clock::now();
     for (const auto& c : r.checks) {
-      checks[c.name] = c.ok ? "ok" : "failing";
-      if (!c.ok && why.empty()) why = c.name + " check failing";
-      ready = ready && c.ok;
+      const bool hung = c.running && now - c.started > kReadyCheckTimeout;
+      const bool ok = c.ok && !hung;
+      checks[c.name] = hung ? "not answering" : ok ? "ok" : "failing";
+      if (!ok && why.empty()) why = c.name + " check " + (hung ? "not answering" : "failing");
+      ready = ready && ok;
     }
     // A round that never ends (a check without a deadline) must not leave an old "ok" standing.
     const auto stale_after =

@@ -6,6 +6,7 @@
 #include "db/postgres_database.hpp"
 #include "db/sqlite_database.hpp"
 #include "emporium/error/errors.hpp"
+#include "emporium/util/time.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -143,6 +144,17 @@ std::unique_ptr<Database> Database::open(const std::string& url, const Options& 
     return open_postgres(url, options);
   }
   throw bad_url("has an unsupported scheme");
+}
+
+// ---- readiness ----
+
+bool Database::can_write() {
+  try {
+    transact(TxKind::Write, [](Tx& tx) { tx.exec(kHealthUpsert, {iso8601(now_ms())}); });
+    return true;
+  } catch (...) {
+    return false;
+  }
 }
 
 // ---- deadlines, slots, gate ----

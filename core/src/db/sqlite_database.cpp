@@ -437,15 +437,6 @@ class SqliteDatabase final : public Database {
     }
   }
 
-  bool can_write() override {
-    try {
-      transact(TxKind::Write, [](Tx& tx) { tx.exec(kHealthUpsert, {iso8601(now_ms())}); });
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }
-
   bool ping() override {
     try {
       auto lease = slots_.try_acquire_until(after_ms(options_.acquire_timeout_ms));

@@ -8,6 +8,7 @@
 #include <emporium/error/errors.hpp>
 #include <emporium/json/json.hpp>
 #include <emporium/money/currency.hpp>
+#include <emporium/util/text.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +28,8 @@ inline constexpr std::int64_t kMaxStock = 1'000'000'000;
 
 // Number of code points of valid UTF-8 (the JSON layer already rejected invalid UTF-8).
 std::size_t utf8_length(std::string_view text);
-bool is_valid_utf8(std::string_view text);
+// Core's check, shared with the query-string parser.
+using ::emporium::is_valid_utf8;
 // Trims ASCII whitespace at both ends.
 std::string trim(std::string_view text);
 

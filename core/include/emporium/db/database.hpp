@@ -188,7 +188,7 @@ class Database {
   // True when a tiny real write commits (an upsert into the core-owned table `emporium_health`),
   // within the statement/lock deadlines: catches a full disk, an unwritable or moved SQLite file,
   // a read-only PostgreSQL. Used by /readyz's "can write" check; never throws.
-  virtual bool can_write() = 0;
+  bool can_write();
 };
 
 }  // namespace emporium::db
