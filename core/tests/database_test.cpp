@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -1157,6 +1158,41 @@ TEST(DatabaseOpen, RejectsUnsupportedUrls) {
     ADD_FAILURE() << "expected invalid_argument";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("DATABASE_URL"), std::string::npos);
+  }
+}
+
+// Instances starting together on a fresh file race to switch it to WAL; SQLite answers some of
+// those races with SQLITE_BUSY without calling the busy handler. A single attempt made an
+// instance exit at start-up ("database locked while enabling WAL", seen in CI).
+TEST(DatabaseOpen, InstancesOpeningAFreshSqliteFileTogetherAllStart) {
+  // Separate processes, as the instances of a service are.
+  for (int round = 0; round < 40; ++round) {
+    testing::TempSqliteFile file("wal_race");
+    constexpr int kInstances = 8;
+    std::vector<pid_t> children;
+    for (int i = 0; i < kInstances; ++i) {
+      const pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        int code = 0;
+        try {
+          auto db = Database::open(file.url(), {.pool_size = 4});
+          db->migrate({});
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "instance %d: %s\n", i, e.what());
+          code = 1;
+        }
+        std::_Exit(code);
+      }
+      children.push_back(pid);
+    }
+    int failed = 0;
+    for (pid_t pid : children) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+    }
+    ASSERT_EQ(failed, 0) << "round " << round;
   }
 }
 

@@ -207,14 +207,24 @@ class Connection {
   }
 
  private:
+  // Instances starting together on a fresh file race to switch it to WAL. SQLite answers some of
+  // those races with SQLITE_BUSY without calling the busy handler (a connection that must
+  // upgrade a lock another one waits on), so the switch is tried again until the start-up
+  // deadline (CI saw "database locked while enabling WAL" with a single attempt).
   void set_wal() {
-    try {
-      Result r = run("PRAGMA journal_mode=WAL", {});
-      if (r.empty() || r.one().text(0) != "wal") {
-        throw DbError("sqlite: the database file cannot use WAL journaling");
+    for (int n = 1;; ++n) {
+      try {
+        Result r = run("PRAGMA journal_mode=WAL", {});
+        if (r.empty() || r.one().text(0) != "wal") {
+          throw DbError("sqlite: the database file cannot use WAL journaling");
+        }
+        return;
+      } catch (const RetryableConflict&) {
+        if (Clock::now() >= deadline_) {
+          throw DbError("sqlite: database locked while enabling WAL");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5 * n, 50)));
       }
-    } catch (const RetryableConflict&) {
-      throw DbError("sqlite: database locked while enabling WAL");
     }
   }
 
