@@ -159,6 +159,9 @@ TEST(ExecutionModel, FullWorkerQueueIs503WithRetryAfterAtOnce) {
   EXPECT_NE(res.find("HTTP/1.1 503"), std::string::npos) << res;
   EXPECT_NE(res.find("Retry-After: 1"), std::string::npos) << res;
   EXPECT_NE(res.find("application/problem+json"), std::string::npos) << res;
+  // Counted under its route template, not as "unmatched".
+  auto metrics = get(s.port(), "/metrics");
+  EXPECT_NE(metrics.find("route=\"/things/:id\",status=\"503\""), std::string::npos) << metrics;
   s.release();
   EXPECT_NE(first.get().find("HTTP/1.1 200"), std::string::npos);
   EXPECT_NE(queued.get().find("HTTP/1.1 200"), std::string::npos);

@@ -483,6 +483,8 @@ Response App::handle(Request& request) {
 
 Response App::reject(Request& request, int status, const std::string& detail) {
   prepare(request, config_);
+  // A request refused by admission control was matched already: count it under its route.
+  if (request.matched != nullptr) request.route = request.matched->pattern;
   HttpError error = status == 413   ? payload_too_large(detail)
                     : status == 431 ? HttpError(431, "request_header_fields_too_large", detail)
                     : status == 503 ? service_unavailable(detail, 1)
