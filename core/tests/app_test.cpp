@@ -1,6 +1,7 @@
 // The shared request pipeline (App::handle) and the server over real sockets.
 #include "emporium/app/app.hpp"
 
+#include "emporium/testing/http.hpp"
 #include "emporium/testing/sockets.hpp"
 #include "emporium/util/ids.hpp"
 
@@ -130,22 +131,10 @@ TEST_F(AppTest, JsonChecksComeBeforeAuth) {
 
 // A route whose handler reads no parameter still refuses a malformed query (it was ignored).
 TEST_F(AppTest, MalformedQueryIs400OnEveryRoute) {
-  Request r;
-  r.method = Method::Get;
-  r.method_text = "GET";
-  r.path = "/api/things/1";
-  r.query_string = "a=1&%zz";
-  r.target = r.path + "?" + r.query_string;
-  r.peer_address = "127.0.0.1";
-  auto res = app_.handle(r);
+  auto bad = testing::make_request(Method::Get, "/api/things/1?a=1&%zz");
+  auto res = app_.handle(bad);
   EXPECT_EQ(res.status, 400) << res.body;
-  Request ok;
-  ok.method = Method::Get;
-  ok.method_text = "GET";
-  ok.path = "/api/things/1";
-  ok.query_string = "a=1&b=%C3%A9";
-  ok.target = ok.path + "?" + ok.query_string;
-  ok.peer_address = "127.0.0.1";
+  auto ok = testing::make_request(Method::Get, "/api/things/1?a=1&b=%C3%A9");
   EXPECT_EQ(app_.handle(ok).status, 200);
 }
 
