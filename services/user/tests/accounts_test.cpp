@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,43 @@ std::string retry_after(const HttpError& e) {
     if (name == "Retry-After") return value;
   }
   return "";
+}
+
+// Outcomes of `n` calls of `fn` released together on their own threads: HttpErrors with
+// `status`, 429s with `Retry-After: <retry>`, and anything else (including no error at all).
+struct BurstCounts {
+  int answered = 0;
+  int limited = 0;
+  int other = 0;
+};
+BurstCounts parallel_burst(int n, int status, const std::string& retry,
+                           const std::function<void()>& fn) {
+  std::atomic<int> answered{0};
+  std::atomic<int> limited{0};
+  std::atomic<int> other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&] {
+      while (!go) std::this_thread::yield();
+      try {
+        fn();
+        ++other;
+      } catch (const HttpError& e) {
+        if (e.status() == status) {
+          ++answered;
+        } else if (e.status() == 429 && retry_after(e) == retry) {
+          ++limited;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  return {answered.load(), limited.load(), other.load()};
 }
 
 // Runs `fn`, expecting an HttpError; returns it for inspection.
@@ -418,34 +456,13 @@ TEST_P(AccountsTest, ParallelWrongPasswordsGetAtMostTheLimitOfVerifications) {
                                          [&] { return clock_.now() + ticks++; });
   register_user("ada@example.com");
   constexpr int kParallel = 30;
-  std::atomic<int> verified{0};  // a 401 is only ever answered after a real argon2 check
-  std::atomic<int> limited{0};
-  std::atomic<int> other{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  threads.reserve(kParallel);
-  for (int i = 0; i < kParallel; ++i) {
-    threads.emplace_back([&] {
-      while (!go) std::this_thread::yield();
-      try {
-        accounts_->login("ada@example.com", "wrong password", "10.0.0.1");
-        ++other;
-      } catch (const HttpError& e) {
-        if (e.status() == 401) {
-          ++verified;
-        } else if (e.status() == 429 && retry_after(e) == "900") {
-          ++limited;
-        } else {
-          ++other;
-        }
-      }
-    });
-  }
-  go = true;
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(verified.load(), 10);
-  EXPECT_EQ(limited.load(), kParallel - 10);
-  EXPECT_EQ(other.load(), 0);
+  // A 401 is only ever answered after a real argon2 check.
+  const BurstCounts burst = parallel_burst(kParallel, 401, "900", [&] {
+    accounts_->login("ada@example.com", "wrong password", "10.0.0.1");
+  });
+  EXPECT_EQ(burst.answered, 10);
+  EXPECT_EQ(burst.limited, kParallel - 10);
+  EXPECT_EQ(burst.other, 0);
   const auto window = database_->db().with_tx(db::TxKind::Read, [&](db::Tx& tx) {
     return store::find_window(tx, domain::login_email_key("ada@example.com", "10.0.0.1"));
   });
@@ -491,34 +508,11 @@ TEST_P(AccountsTest, WrongCurrentPasswordsAreLimitedPerUser) {
   wrong.password = "new password 1";
   wrong.current_password = "not it at all";
   constexpr int kParallel = 30;
-  std::atomic<int> checked{0};
-  std::atomic<int> limited{0};
-  std::atomic<int> unexpected{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  threads.reserve(kParallel);
-  for (int i = 0; i < kParallel; ++i) {
-    threads.emplace_back([&] {
-      while (!go) std::this_thread::yield();
-      try {
-        accounts_->update_profile(s.user.id, wrong);
-        ++unexpected;
-      } catch (const HttpError& e) {
-        if (e.status() == 400) {
-          ++checked;
-        } else if (e.status() == 429 && retry_after(e) == "900") {
-          ++limited;
-        } else {
-          ++unexpected;
-        }
-      }
-    });
-  }
-  go = true;
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(checked.load(), 10);
-  EXPECT_EQ(limited.load(), kParallel - 10);
-  EXPECT_EQ(unexpected.load(), 0);
+  const BurstCounts burst =
+      parallel_burst(kParallel, 400, "900", [&] { accounts_->update_profile(s.user.id, wrong); });
+  EXPECT_EQ(burst.answered, 10);
+  EXPECT_EQ(burst.limited, kParallel - 10);
+  EXPECT_EQ(burst.other, 0);
 
   // Limited: even the right current password waits, and the password stays.
   ProfileChange right = wrong;
