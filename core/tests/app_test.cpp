@@ -66,7 +66,7 @@ class AppTest : public ::testing::Test {
                [](Request& r) {
                  return Response::json(200, Json{{"internal", r.user().internal}});
                },
-               {Access::Internal, false});
+               {Access::Internal, false, http::Lane::Worker, {"order"}});
     app_.route(Method::Get, "/api/boom",
                [](Request&) -> Response { throw std::runtime_error("secret SQL text"); });
   }
@@ -158,10 +158,92 @@ TEST_F(AppTest, AuthDistinguishes401From403) {
   EXPECT_EQ(call(Method::Get, "/api/internal", {}, {{"X-Internal-Token", "wrong-token-0123456789"}})
                 .status,
             401);
-  auto res =
-      call(Method::Get, "/api/internal", {}, {{"X-Internal-Token", "internal-token-0123456789"}});
+  EXPECT_EQ(call(Method::Get, "/api/internal").status, 401);
+  // The shared INTERNAL_TOKEN itself names no caller: it is not a credential.
+  EXPECT_EQ(
+      call(Method::Get, "/api/internal", {}, {{"X-Internal-Token", "internal-token-0123456789"}})
+          .status,
+      401);
+  auto res = call(Method::Get, "/api/internal", {},
+                  testing::internal_call("internal-token-0123456789", "order"));
   EXPECT_EQ(res.status, 200);
   EXPECT_EQ(parse_json(res.body)["internal"], true);
+}
+
+TEST_F(AppTest, InternalRoutesAcceptOnlyTheCallersTheyList) {
+  // A valid token of another service is 403, naming the caller; its own is 200.
+  for (std::string other : {"payment", "notification", "cart", "user", "product"}) {
+    auto res = call(Method::Get, "/api/internal", {},
+                    testing::internal_call("internal-token-0123456789", other));
+    EXPECT_EQ(res.status, 403) << other;
+    EXPECT_NE(res.body.find(other + "-service"), std::string::npos) << res.body;
+  }
+  EXPECT_EQ(call(Method::Get, "/api/internal", {},
+                 testing::internal_call("internal-token-0123456789", "order"))
+                .status,
+            200);
+}
+
+TEST(AppCallers, ExplicitCallerTokensWinAndRoutesNeedTheirCallersTokens) {
+  ServiceConfig c = test_config();
+  c.internal_token.clear();
+  c.caller_tokens = {{"order", "order-token-0123456789"}};
+  c.caller = "order";
+  App app(c);
+  app.route(Method::Get, "/api/reserve", [](Request& r) {
+    return Response::json(200, Json{{"caller", r.user().caller}});
+  }, {Access::Internal, false, http::Lane::Worker, {"order"}});
+  // payment has no token in this service: a route that lists it cannot start.
+  EXPECT_THROW(app.route(Method::Get, "/api/pay", [](Request&) { return Response::no_content(); },
+                         {Access::Internal, false, http::Lane::Worker, {"payment"}}),
+               ConfigError);
+  // An internal route must list callers; a public one must not.
+  EXPECT_THROW(app.route(Method::Get, "/api/x", [](Request&) { return Response::no_content(); },
+                         {Access::Internal, false}),
+               std::logic_error);
+  EXPECT_THROW(app.route(Method::Get, "/api/y", [](Request&) { return Response::no_content(); },
+                         {Access::Public, false, http::Lane::Worker, {"order"}}),
+               std::logic_error);
+  auto ok = testing::send(app, testing::make_request(Method::Get, "/api/reserve",
+                                                     {{"X-Internal-Token", "order-token-0123456789"}}));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body["caller"], "order");
+  // The token a shared INTERNAL_TOKEN would derive is not accepted when none is set.
+  auto derived = testing::send(app, testing::make_request(
+                                        Method::Get, "/api/reserve",
+                                        testing::internal_call("internal-token-0123456789", "order")));
+  EXPECT_EQ(derived.status, 401);
+  EXPECT_EQ(c.own_internal_token(), "order-token-0123456789");
+  c.caller = "payment";
+  EXPECT_THROW(c.own_internal_token(), ConfigError);
+}
+
+TEST(AppCallers, CallerTokensFromTheEnvironment) {
+  EXPECT_EQ(auth::caller_name_of("shopping-cart-service"), "cart");
+  EXPECT_EQ(auth::caller_name_of("order-service"), "order");
+  auto config = ServiceConfig::from_env(
+      Env::from_map({{"INTERNAL_TOKEN", "shared-token-0123456789"},
+                     {"INTERNAL_TOKEN_PAYMENT", "payment-token-0123456789"}}),
+      "order-service", 5003);
+  EXPECT_EQ(config.caller, "order");
+  const auto tokens = config.caller_token_set();
+  EXPECT_EQ(tokens.token_of("payment"), "payment-token-0123456789");
+  EXPECT_EQ(tokens.token_of("order"), auth::derive_caller_token("shared-token-0123456789", "order"));
+  EXPECT_EQ(tokens.identify(auth::derive_caller_token("shared-token-0123456789", "cart")), "cart");
+  EXPECT_EQ(tokens.identify("payment-token-0123456789"), "payment");
+  EXPECT_FALSE(tokens.identify("shared-token-0123456789"));
+  EXPECT_FALSE(tokens.identify(""));
+  EXPECT_FALSE(tokens.token_of("stranger"));
+  EXPECT_THROW(ServiceConfig::from_env(Env::from_map({{"INTERNAL_TOKEN_ORDER", "short"}}),
+                                       "order-service", 5003),
+               ConfigError);
+  EXPECT_THROW(ServiceConfig::from_env(Env::from_map({{"INTERNAL_TOKEN_ORDER", "same-token-0123456789"},
+                                                      {"INTERNAL_TOKEN_CART", "same-token-0123456789"}}),
+                                       "order-service", 5003),
+               ConfigError);
+  // Without any token, a service cannot present one.
+  auto none = ServiceConfig::from_env(Env::from_map({}), "shopping-cart-service", 5002);
+  EXPECT_THROW(none.own_internal_token(), ConfigError);
 }
 
 TEST_F(AppTest, UnexpectedExceptionIs500WithoutLeakingItsText) {

@@ -680,6 +680,68 @@ TEST_P(DatabaseTest, MigrationsApplyOnceUnderConcurrentStartUp) {
   EXPECT_EQ(versions(*db1), (std::set<std::int64_t>{1, 2, 3}));
 }
 
+TEST_P(DatabaseTest, CoreTablesHaveTheirOwnMigrationNamespace) {
+  // A service's version 1 and 2 must apply although the core has versions 1 and 2 of its own:
+  // before the core had a namespace, a core table would have taken a service's version number.
+  MigrationSet set;
+  set.sqlite = {{1, "001_widgets", "CREATE TABLE widgets (id INTEGER PRIMARY KEY)"},
+                {2, "002_gadgets", "CREATE TABLE gadgets (id INTEGER PRIMARY KEY)"}};
+  set.postgres = set.sqlite;
+  auto db = open();
+  db->migrate(set);
+  EXPECT_EQ(versions(*db), (std::set<std::int64_t>{1, 2}));
+  const auto core = db->query("SELECT version, name FROM emporium_core_migrations ORDER BY version");
+  ASSERT_GE(core.rows.size(), 2u);
+  EXPECT_EQ(core.rows[0].integer(0), 1);
+  EXPECT_EQ(core.rows[0].text(1), "001_health");
+  EXPECT_EQ(count(*db, "widgets"), 0);
+  EXPECT_EQ(count(*db, "gadgets"), 0);
+  EXPECT_EQ(count(*db, "emporium_health"), 1);  // the start-up write
+  for (const auto& row : core.rows) {
+    EXPECT_EQ(db->query("SELECT COUNT(*) FROM schema_migrations WHERE name = $1", {row.text(1)})
+                  .one()
+                  .integer(0),
+              0)
+        << row.text(1) << " was recorded in the service's namespace";
+  }
+
+  // Again, and from a second instance: nothing applies twice (a core migration applied twice
+  // would fail on its CREATE TABLE).
+  auto other = open();
+  other->migrate(set);
+  db->migrate(set);
+  EXPECT_EQ(count(*db, "emporium_core_migrations"), static_cast<std::int64_t>(core.rows.size()));
+}
+
+TEST_P(DatabaseTest, SnapshotReadsSeeOneStateAcrossStatements) {
+  auto db = open({.pool_size = 4});
+  create_items(*db);
+  db->transact(TxKind::Write, [](Tx& tx) { tx.exec("INSERT INTO items (id, n) VALUES (1, 10)"); });
+  std::latch first_read(1);
+  std::latch written(1);
+  std::thread writer([&] {
+    first_read.wait();
+    db->transact(TxKind::Write, [](Tx& tx) {
+      tx.exec("UPDATE items SET n = 20 WHERE id = 1");
+      tx.exec("INSERT INTO items (id, n) VALUES (2, 5)");
+    });
+    written.count_down();
+  });
+  std::int64_t before = 0, after = 0, rows_after = 0;
+  db->transact(TxKind::Snapshot, [&](Tx& tx) {
+    before = tx.query("SELECT n FROM items WHERE id = 1").one().integer(0);
+    first_read.count_down();
+    written.wait();
+    after = tx.query("SELECT n FROM items WHERE id = 1").one().integer(0);
+    rows_after = tx.query("SELECT COUNT(*) FROM items").one().integer(0);
+  });
+  writer.join();
+  EXPECT_EQ(before, 10);
+  EXPECT_EQ(after, 10) << "the second read saw a write committed after the first";
+  EXPECT_EQ(rows_after, 1);
+  EXPECT_EQ(db->query("SELECT n FROM items WHERE id = 1").one().integer(0), 20);
+}
+
 TEST_P(DatabaseTest, PersistentConflictEndsIn503) {
   auto db = open({.pool_size = 2, .busy_timeout_ms = 20, .max_attempts = 3});
   auto other = open({.pool_size = 1});

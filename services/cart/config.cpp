@@ -10,7 +10,7 @@ constexpr const char* kDefaultProductServiceUrl = "http://127.0.0.1:5001";
 CartConfig CartConfig::from_env(const Env& env) {
   CartConfig config;
   config.common = ServiceConfig::from_env(env, "shopping-cart-service", 5002);
-  config.products = http::upstream_from_env(env, "PRODUCT_SERVICE", config.common.internal_token,
+  config.products = http::upstream_from_env(env, "PRODUCT_SERVICE", config.common.own_internal_token(),
                                             kDefaultProductServiceUrl);
   const auto currency = currency_from_code(env.string("CURRENCY", "usd"));
   if (!currency) {

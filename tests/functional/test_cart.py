@@ -93,6 +93,9 @@ def test_another_user_cannot_read_or_change_a_cart(stack, client, admin, shopper
     assert client.get(f"/api/cart/{victim}", token=admin).status_code == 200
     direct = stack.direct(0, "cart")
     assert direct.get(f"/api/cart/{victim}", headers=internal(stack)).status_code == 200
+    # Only order-service may: another service's valid token is 403.
+    assert_problem(direct.get(f"/api/cart/{victim}", headers=internal(stack, caller="payment")), 403)
+    assert_problem(direct.delete(f"/api/cart/{victim}", headers=internal(stack, caller="notification")), 403)
     # ... but not add to it (reads and removal only).
     resp = direct.post(f"/api/cart/{victim}/add", headers=internal(stack), json={"productId": p})
     assert resp.status_code in (401, 403), resp.text

@@ -159,7 +159,7 @@ def test_cors_headers_on_actual_responses(client, user):
 
 def test_the_internal_token_is_dropped_from_outside(stack, client, user):
     uid = user["user"]["_id"]
-    headers = {"X-Internal-Token": stack.internal_token}
+    headers = {"X-Internal-Token": stack.caller_token("order")}
     # Direct on an instance, the token is an internal caller (GET /:id is admin or internal) ...
     direct = stack.direct(0).get(f"/api/users/{uid}", headers=headers)
     assert direct.status_code == 200, direct.text

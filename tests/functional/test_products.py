@@ -594,20 +594,23 @@ def test_internal_routes_are_404_through_the_gateway(stack, client, product, met
     url = path.format(id=product["_id"])
     payload = {"quantity": 1, "reservationId": "r1", "items": [{"productId": product["_id"], "quantity": 1}]}
     resp = client.request(method, url, json=payload,
-                          headers={"X-Request-ID": rid, "X-Internal-Token": stack.internal_token})
+                          headers={"X-Request-ID": rid, "X-Internal-Token": stack.caller_token("order")})
     assert_problem(resp, 404)
     rec = wait_for_gateway_record(stack, rid)
     assert rec is not None and rec["upstream"] == "", f"{url} was passed upstream: {rec}"
     assert stock_of(client, product["_id"]) == 10
 
 
-def test_writes_by_internal_token_work_directly_but_not_through_the_gateway(stack, client, product):
+def test_no_service_token_writes_the_catalog(stack, client, product):
+    """Catalog writes are for admins: no service writes products, so no service token is accepted."""
     pid = product["_id"]
     assert_problem(client.put(f"/api/products/{pid}", json={"price": 2}, headers=internal(stack)), 401)
     direct = stack.direct(1, "products")
-    resp = direct.put(f"/api/products/{pid}", json={"price": 2}, headers=internal(stack))
-    assert resp.status_code == 200, resp.text
-    assert get_product(client, pid)["price"] == 2
+    for caller in ("order", "payment", "cart"):
+        assert_problem(direct.put(f"/api/products/{pid}", json={"price": 2}, headers=internal(stack, caller=caller)),
+                       401)
+        assert_problem(direct.delete(f"/api/products/{pid}", headers=internal(stack, caller=caller)), 401)
+    assert get_product(client, pid)["price"] == product["price"]
 
 
 def test_both_instances_serve_products(stack, client, product):

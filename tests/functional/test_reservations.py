@@ -38,6 +38,16 @@ def test_reservation_routes_need_the_internal_token(stack, client, admin, instan
     assert_problem(d.post("/api/products/reservations", json=payload), 401)
     assert_problem(d.post("/api/products/reservations", json=payload, headers={"X-Internal-Token": "wrong" * 8}), 401)
     assert_problem(d.post("/api/products/reservations", json=payload, token=admin), 403)
+    # The shared INTERNAL_TOKEN names no caller; another service's own token is refused.
+    assert_problem(d.post("/api/products/reservations", json=payload,
+                          headers={"X-Internal-Token": stack.internal_token}), 401)
+    for other in ("payment", "notification", "cart", "user"):
+        refused = assert_problem(d.post("/api/products/reservations", json=payload,
+                                        headers=internal(stack, caller=other)), 403)
+        assert f"{other}-service" in refused["detail"], refused
+        assert_problem(d.delete("/api/products/reservations/x", headers=internal(stack, caller=other)), 403)
+        assert_problem(d.put(f"/api/products/{p['_id']}/deduct", headers=internal(stack, caller=other),
+                             json={"quantity": 1, "reservationId": "x"}), 403)
     assert_problem(d.post("/api/products/reservations/x/commit", token=admin), 403)
     assert_problem(d.delete("/api/products/reservations/x", token=admin), 403)
     assert_problem(d.put(f"/api/products/{p['_id']}/deduct", json={"quantity": 1, "reservationId": "x"},

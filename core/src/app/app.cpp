@@ -6,6 +6,7 @@
 #include "emporium/util/ids.hpp"
 #include "emporium/util/time.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -84,9 +85,11 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service,
       static_cast<int>(env.integer("DB_ACQUIRE_TIMEOUT_MS", c.db_acquire_timeout_ms, 1, 600000));
   c.db_connect_timeout_ms =
       static_cast<int>(env.integer("DB_CONNECT_TIMEOUT_MS", c.db_connect_timeout_ms, 1, 600000));
-  c.internal_token = env.required("INTERNAL_TOKEN");
-  if (c.internal_token.size() < 16)
+  c.internal_token = env.string("INTERNAL_TOKEN", "");
+  if (!c.internal_token.empty() && c.internal_token.size() < 16)
     throw ConfigError("INTERNAL_TOKEN must be at least 16 characters");
+  c.caller_tokens = auth::CallerTokens::explicit_from_env(env);
+  c.caller = auth::caller_name_of(c.service);
   c.jwt_issuer = env.string("JWT_ISSUER", "emporium");
   c.jwt_public_key_file = env.string("JWT_PUBLIC_KEY_FILE", "");
   c.jwt_kid = env.string("JWT_KID", "");
@@ -109,6 +112,14 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service,
   c.ready_check_interval_ms =
       static_cast<int>(env.integer("READY_CHECK_INTERVAL_MS", 1000, 50, 600000));
   return c;
+}
+
+auth::CallerTokens ServiceConfig::caller_token_set() const {
+  return auth::CallerTokens(internal_token, caller_tokens);
+}
+
+std::string ServiceConfig::own_internal_token() const {
+  return caller_token_set().require(caller.empty() ? auth::caller_name_of(service) : caller);
 }
 
 namespace {
@@ -140,6 +151,7 @@ App::App(ServiceConfig config)
       metrics_(std::make_unique<obs::Metrics>(config_.service)),
       verifier_(std::make_unique<auth::JwtVerifier>(config_.jwt_issuer)),
       readiness_(std::make_unique<Readiness>()) {
+  callers_ = config_.caller_token_set();
   if (!config_.jwt_public_key_file.empty()) {
     auto pem = read_file(config_.jwt_public_key_file, "JWT_PUBLIC_KEY_FILE");
     try {
@@ -197,7 +209,24 @@ db::Database& App::db() {
 
 void App::route(http::Method method, std::string pattern, http::Handler handler,
                 http::RouteOptions options) {
-  router_.add(method, std::move(pattern), std::move(handler), options);
+  const bool internal = options.access == Access::Internal ||
+                        options.access == Access::AdminOrInternal ||
+                        options.access == Access::UserOrInternal;
+  if (internal == options.callers.empty()) {
+    throw std::logic_error(pattern + (internal ? ": an internal route must list its callers"
+                                               : ": only internal routes list callers"));
+  }
+  for (const auto& caller : options.callers) {
+    if (!auth::is_known_caller(caller)) {
+      throw std::logic_error(pattern + ": unknown caller '" + caller + "'");
+    }
+    if (!callers_.token_of(caller)) {
+      throw ConfigError(std::string(http::method_name(method)) + " " + pattern +
+                        " accepts calls from " + caller + "-service: set " +
+                        auth::caller_token_variable(caller) + " (or INTERNAL_TOKEN)");
+    }
+  }
+  router_.add(method, std::move(pattern), std::move(handler), std::move(options));
 }
 
 void App::use(http::Middleware middleware) {
@@ -303,14 +332,22 @@ http::Lane App::lane_of(Request& request) const {
   return match.route->options.lane;
 }
 
-void App::authenticate(Request& request, const http::Route& route) {
-  bool internal = false;
-  if (auto token = request.header("X-Internal-Token")) {
-    internal = !token->empty() && constant_time_equal(*token, config_.internal_token);
+namespace {
+// A service may only call the internal routes that list it (DESIGN §12 "Service identity").
+void accept_caller(const http::Route& route, const Principal& principal) {
+  const auto& callers = route.options.callers;
+  if (std::find(callers.begin(), callers.end(), principal.caller) == callers.end()) {
+    throw forbidden("This endpoint does not accept calls from " + principal.caller + "-service");
   }
+}
+}  // namespace
+
+void App::authenticate(Request& request, const http::Route& route) {
+  std::optional<std::string> caller;
+  if (auto token = request.header("X-Internal-Token")) caller = callers_.identify(*token);
   bool bad_token = false;
-  if (internal) {
-    request.principal = Principal{"", "internal", true};
+  if (caller) {
+    request.principal = Principal{"", "internal", true, *caller};
   } else if (auto authz = request.header("Authorization")) {
     std::string_view value = *authz;
     if (value.size() > 7 && (value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
@@ -336,6 +373,7 @@ void App::authenticate(Request& request, const http::Route& route) {
       return;
     case Access::UserOrInternal:
       if (!p) throw denied_401();
+      if (p->internal) accept_caller(route, *p);
       return;
     case Access::Admin:
       if (!p || p->internal) throw denied_401();
@@ -344,10 +382,12 @@ void App::authenticate(Request& request, const http::Route& route) {
     case Access::Internal:
       if (!p) throw denied_401();
       if (!p->internal) throw forbidden("Internal endpoint");
+      accept_caller(route, *p);
       return;
     case Access::AdminOrInternal:
       if (!p) throw denied_401();
       if (!p->internal && !p->is_admin()) throw forbidden("Admin role required");
+      if (p->internal) accept_caller(route, *p);
       return;
   }
 }

@@ -146,6 +146,22 @@ std::unique_ptr<Database> Database::open(const std::string& url, const Options& 
   throw bad_url("has an unsupported scheme");
 }
 
+// ---- migrations ----
+
+std::vector<const Migration*> in_version_order(const std::vector<Migration>& list) {
+  std::vector<const Migration*> todo;
+  todo.reserve(list.size());
+  for (const Migration& m : list) todo.push_back(&m);
+  std::sort(todo.begin(), todo.end(),
+            [](const Migration* a, const Migration* b) { return a->version < b->version; });
+  for (std::size_t i = 1; i < todo.size(); ++i) {
+    if (todo[i]->version == todo[i - 1]->version) {
+      throw DbError("migrations: version " + std::to_string(todo[i]->version) + " appears twice");
+    }
+  }
+  return todo;
+}
+
 // ---- readiness ----
 
 bool Database::can_write() {

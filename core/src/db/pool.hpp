@@ -35,9 +35,20 @@ class RetryableConflict : public DbError {
   using DbError::DbError;
 };
 
-// The core-owned table behind Database::can_write(): one row rewritten by every readiness check.
-inline constexpr const char* kCreateHealthTable =
-    "CREATE TABLE IF NOT EXISTS emporium_health (id INTEGER PRIMARY KEY, checked_at TEXT NOT NULL)";
+// Core-owned tables (core/migrations: emporium_health, idempotency keys, work queues, …) have a
+// migration namespace of their own: their versions are recorded in `emporium_core_migrations`,
+// never in a service's `schema_migrations`, so core version 3 and a service's version 3 do not
+// collide. migrate() applies the core's first, then the service's, under the same lock.
+namespace core_schema {
+MigrationSet migrations();  // generated from core/migrations by cmake/EmbedMigrations.cmake
+}
+inline constexpr const char* kCoreMigrationsTable = "emporium_core_migrations";
+inline constexpr const char* kServiceMigrationsTable = "schema_migrations";
+
+// `list` sorted by version; throws DbError when a version appears twice.
+std::vector<const Migration*> in_version_order(const std::vector<Migration>& list);
+
+// The row behind Database::can_write() (table made by core migration 1).
 inline constexpr const char* kHealthUpsert =
     "INSERT INTO emporium_health (id, checked_at) VALUES (1, $1) "
     "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";

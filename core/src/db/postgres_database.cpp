@@ -49,10 +49,6 @@ constexpr int kClientGraceMs = 1000;
 // Migrations may run long and wait for another instance's migrations: no client deadline.
 constexpr Deadline kNoDeadline = Deadline::max();
 
-constexpr const char* kCreateMigrationsTable =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
-
 // The session is gone (server restart, network, idle timeout). Internal: transact turns it into
 // db::Unavailable, migrate lets it through as the DbError it is.
 class ConnectionLost : public DbError {
@@ -396,8 +392,9 @@ class PostgresDatabase final : public Database {
       read(fn);
       return;
     }
-    const std::string begin = kind == TxKind::Write ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                                                    : "BEGIN ISOLATION LEVEL READ COMMITTED";
+    const char* begin = kind == TxKind::Write      ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                        : kind == TxKind::Snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                                   : "BEGIN ISOLATION LEVEL READ COMMITTED";
     run_with_retries(after_ms(options_.lock_timeout_ms), options_.max_attempts, [&] {
       auto lease = slots_.acquire(after_ms(options_.acquire_timeout_ms));
       Connection& conn = *connections_[lease.index()];
@@ -479,15 +476,9 @@ class PostgresDatabase final : public Database {
   }
 
   void migrate(const MigrationSet& migrations) override {
-    std::vector<const Migration*> todo;
-    for (const Migration& m : migrations.postgres) todo.push_back(&m);
-    std::sort(todo.begin(), todo.end(),
-              [](const Migration* a, const Migration* b) { return a->version < b->version; });
-    for (std::size_t i = 1; i < todo.size(); ++i) {
-      if (todo[i]->version == todo[i - 1]->version) {
-        throw DbError("migrations: version " + std::to_string(todo[i]->version) + " appears twice");
-      }
-    }
+    const auto core = core_schema::migrations();
+    const auto core_todo = in_version_order(core.postgres);
+    const auto service_todo = in_version_order(migrations.postgres);
 
     auto lease = slots_.acquire(after_ms(options_.acquire_timeout_ms));
     Connection& conn = *connections_[lease.index()];
@@ -512,26 +503,8 @@ class PostgresDatabase final : public Database {
     } unlock{conn, key};
     conn.command("SELECT pg_advisory_lock(" + key + ")", kNoDeadline);
 
-    conn.command(kCreateMigrationsTable, kNoDeadline);
-    conn.command(kCreateHealthTable, kNoDeadline);
-    std::set<std::int64_t> applied;
-    for (const Row& row : conn.run("SELECT version FROM schema_migrations", {}).rows) {
-      applied.insert(row.integer(0));
-    }
-    for (const Migration* m : todo) {
-      if (applied.count(m->version) != 0) continue;
-      conn.command("BEGIN");
-      try {
-        conn.command(m->sql, kNoDeadline);
-      } catch (const DbError& e) {
-        conn.rollback();
-        throw DbError("migration " + std::to_string(m->version) + " (" + m->name +
-                      ") failed: " + e.what());
-      }
-      conn.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-               {std::int64_t{m->version}, m->name, iso8601(now_ms())}, kNoDeadline);
-      conn.command("COMMIT", kNoDeadline);
-    }
+    apply(conn, kCoreMigrationsTable, core_todo);
+    apply(conn, kServiceMigrationsTable, service_todo);
     // A real write, even when every migration was applied before: a server that cannot take
     // writes (read-only standby, full disk) stops start-up here with its reason.
     conn.run(kHealthUpsert, {iso8601(now_ms())});
@@ -550,6 +523,34 @@ class PostgresDatabase final : public Database {
   }
 
  private:
+  // Applies the migrations of one namespace not yet recorded in `table`, each in its own
+  // transaction, under the caller's advisory lock.
+  static void apply(Connection& conn, const char* table,
+                    const std::vector<const Migration*>& todo) {
+    const std::string name(table);
+    conn.command("CREATE TABLE IF NOT EXISTS " + name +
+                     " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                 kNoDeadline);
+    std::set<std::int64_t> applied;
+    for (const Row& row : conn.run("SELECT version FROM " + name, {}).rows) {
+      applied.insert(row.integer(0));
+    }
+    for (const Migration* m : todo) {
+      if (applied.count(m->version) != 0) continue;
+      conn.command("BEGIN");
+      try {
+        conn.command(m->sql, kNoDeadline);
+      } catch (const DbError& e) {
+        conn.rollback();
+        throw DbError(name + " migration " + std::to_string(m->version) + " (" + m->name +
+                      ") failed: " + e.what());
+      }
+      conn.run("INSERT INTO " + name + " (version, name, applied_at) VALUES ($1, $2, $3)",
+               {std::int64_t{m->version}, m->name, iso8601(now_ms())}, kNoDeadline);
+      conn.command("COMMIT", kNoDeadline);
+    }
+  }
+
   void start(Connection& conn, const std::string& begin) {
     try {
       conn.ensure();

@@ -47,10 +47,6 @@ using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 // Services use a fixed set of SQL texts; the bound only matters if someone builds SQL dynamically.
 constexpr std::size_t kMaxCachedStatements = 256;
 
-constexpr const char* kCreateMigrationsTable =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
-
 // Start-up (journal mode, migrations) waits this long for instances starting together.
 constexpr auto kStartUpLockWait = std::chrono::seconds(60);
 // Storage faults are not over in a second; the readiness check takes the instance out meanwhile.
@@ -348,7 +344,7 @@ class SqliteDatabase final : public Database {
   Backend backend() const override { return Backend::Sqlite; }
 
   void transact(TxKind kind, const std::function<void(Tx&)>& fn) override {
-    const bool write = kind != TxKind::Read;
+    const bool write = kind == TxKind::Write || kind == TxKind::WriteCommitted;
     // The whole wait of this transaction for the write lock: gate, busy waits and retries.
     const Deadline budget = after_ms(options_.lock_timeout_ms);
     std::optional<WriteGate::Pass> pass;
@@ -391,15 +387,9 @@ class SqliteDatabase final : public Database {
   }
 
   void migrate(const MigrationSet& migrations) override {
-    std::vector<const Migration*> todo;
-    for (const Migration& m : migrations.sqlite) todo.push_back(&m);
-    std::sort(todo.begin(), todo.end(),
-              [](const Migration* a, const Migration* b) { return a->version < b->version; });
-    for (std::size_t i = 1; i < todo.size(); ++i) {
-      if (todo[i]->version == todo[i - 1]->version) {
-        throw DbError("migrations: version " + std::to_string(todo[i]->version) + " appears twice");
-      }
-    }
+    const auto core = core_schema::migrations();
+    const auto core_todo = in_version_order(core.sqlite);
+    const auto service_todo = in_version_order(migrations.sqlite);
 
     auto lease = slots_.acquire(after_ms(options_.acquire_timeout_ms));
     Connection& conn = *connections_[lease.index()];
@@ -419,24 +409,8 @@ class SqliteDatabase final : public Database {
       }
     }
     try {
-      conn.exec(kCreateMigrationsTable);
-      conn.exec(kCreateHealthTable);
-      std::set<std::int64_t> applied;
-      for (const Row& row : conn.run("SELECT version FROM schema_migrations", {}).rows) {
-        applied.insert(row.integer(0));
-      }
-      for (const Migration* m : todo) {
-        if (applied.count(m->version) != 0) continue;
-        char* err = nullptr;
-        int rc = sqlite3_exec(conn.handle(), m->sql.c_str(), nullptr, nullptr, &err);
-        std::unique_ptr<char, SqliteFree> free_err(err);
-        if (rc != SQLITE_OK) {
-          throw DbError("migration " + std::to_string(m->version) + " (" + m->name +
-                        ") failed: " + (err != nullptr ? err : sqlite3_errstr(rc)));
-        }
-        conn.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                 {std::int64_t{m->version}, m->name, iso8601(now_ms())});
-      }
+      apply(conn, kCoreMigrationsTable, core_todo);
+      apply(conn, kServiceMigrationsTable, service_todo);
       // A real write, even when every migration was applied before: a file that cannot be
       // written (disk full, I/O errors) stops start-up here instead of failing every request.
       conn.run(kHealthUpsert, {iso8601(now_ms())});
@@ -461,6 +435,32 @@ class SqliteDatabase final : public Database {
   }
 
  private:
+  // Applies the migrations of one namespace not yet recorded in `table`, inside the caller's
+  // exclusive transaction.
+  static void apply(Connection& conn, const char* table,
+                    const std::vector<const Migration*>& todo) {
+    const std::string name(table);
+    conn.exec(("CREATE TABLE IF NOT EXISTS " + name +
+               " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+                  .c_str());
+    std::set<std::int64_t> applied;
+    for (const Row& row : conn.run("SELECT version FROM " + name, {}).rows) {
+      applied.insert(row.integer(0));
+    }
+    for (const Migration* m : todo) {
+      if (applied.count(m->version) != 0) continue;
+      char* err = nullptr;
+      int rc = sqlite3_exec(conn.handle(), m->sql.c_str(), nullptr, nullptr, &err);
+      std::unique_ptr<char, SqliteFree> free_err(err);
+      if (rc != SQLITE_OK) {
+        throw DbError(name + " migration " + std::to_string(m->version) + " (" + m->name +
+                      ") failed: " + (err != nullptr ? err : sqlite3_errstr(rc)));
+      }
+      conn.run("INSERT INTO " + name + " (version, name, applied_at) VALUES ($1, $2, $3)",
+               {std::int64_t{m->version}, m->name, iso8601(now_ms())});
+    }
+  }
+
   Options options_;
   std::vector<std::unique_ptr<Connection>> connections_;
   ConnectionSlots slots_;

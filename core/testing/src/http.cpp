@@ -1,5 +1,7 @@
 #include "emporium/testing/http.hpp"
 
+#include "emporium/auth/callers.hpp"
+
 #include <utility>
 
 namespace emporium::testing {
@@ -46,6 +48,10 @@ Reply send(App& app, http::Request request) {
 
 http::Headers bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}};
+}
+
+http::Headers internal_call(const std::string& shared_token, std::string_view caller) {
+  return {{"X-Internal-Token", auth::derive_caller_token(shared_token, caller)}};
 }
 
 }  // namespace emporium::testing

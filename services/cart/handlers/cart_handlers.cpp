@@ -112,7 +112,7 @@ void register_cart_handlers(App& app, const std::shared_ptr<Carts>& carts,
             {Access::User, true});
   app.route(Method::Get, "/api/cart/:userId",
             [carts, currency](Request& r) { return get(*carts, currency, r); },
-            {Access::UserOrInternal, false});
+            {Access::UserOrInternal, false, http::Lane::Worker, {"order"}});
   app.route(Method::Delete, "/api/cart/:userId/remove/:productId",
             [carts, currency](Request& r) { return remove(*carts, currency, r); },
             {Access::User, false});
@@ -120,7 +120,7 @@ void register_cart_handlers(App& app, const std::shared_ptr<Carts>& carts,
             [carts, currency](Request& r) { return update(*carts, currency, r); },
             {Access::User, true});
   app.route(Method::Delete, "/api/cart/:userId", [carts](Request& r) { return clear(*carts, r); },
-            {Access::UserOrInternal, false});
+            {Access::UserOrInternal, false, http::Lane::Worker, {"order"}});
 }
 
 }  // namespace emporium::cart

@@ -20,7 +20,9 @@ TEST(CartConfig, Defaults) {
   EXPECT_EQ(config.currency.exponent, 2);
   ASSERT_EQ(config.products.base_urls.size(), 1U);
   EXPECT_EQ(config.products.base_urls[0], "http://127.0.0.1:5001");
-  EXPECT_EQ(config.products.options.internal_token, "0123456789abcdef0123");
+  // The cart calls as "cart", with the token derived from the shared one.
+  EXPECT_EQ(config.products.options.internal_token,
+            auth::derive_caller_token("0123456789abcdef0123", "cart"));
   EXPECT_EQ(config.products.options.timeout_ms, 2000);
   EXPECT_EQ(config.products.options.circuit_open_ms, 5000);
 }

@@ -140,7 +140,7 @@ Response delete_product(Catalog& catalog, Request& request) {
 void register_product_handlers(App& app, const std::shared_ptr<Catalog>& catalog) {
   using http::Access;
   using http::Method;
-  const http::RouteOptions admin_json{Access::AdminOrInternal, true};
+  const http::RouteOptions admin_json{Access::Admin, true};
   auto bind = [catalog](Response (*fn)(Catalog&, Request&)) {
     return [catalog, fn](Request& request) { return fn(*catalog, request); };
   };
@@ -153,7 +153,7 @@ void register_product_handlers(App& app, const std::shared_ptr<Catalog>& catalog
   app.route(Method::Put, "/api/products/:id", bind(update_product), admin_json);
   app.route(Method::Post, "/api/products/:id/stock", bind(adjust_stock), admin_json);
   app.route(Method::Delete, "/api/products/:id", bind(delete_product),
-            {Access::AdminOrInternal, false});
+            {Access::Admin, false});
 }
 
 }  // namespace emporium::product

@@ -83,12 +83,14 @@ void register_reservation_handlers(App& app, const std::shared_ptr<Catalog>& cat
   auto bind = [catalog, outcomes](Response (*fn)(Catalog&, Outcomes&, Request&)) {
     return [catalog, outcomes, fn](Request& request) { return fn(*catalog, *outcomes, request); };
   };
-  app.route(Method::Post, "/api/products/reservations", bind(reserve), {Access::Internal, true});
-  app.route(Method::Post, "/api/products/reservations/:id/commit", bind(commit),
-            {Access::Internal, false});
-  app.route(Method::Delete, "/api/products/reservations/:id", bind(release),
-            {Access::Internal, false});
-  app.route(Method::Put, "/api/products/:id/deduct", bind(deduct), {Access::Internal, true});
+  // Stock is held, committed and released by order-service only (DESIGN §12).
+  const http::RouteOptions by_order{Access::Internal, false, http::Lane::Worker, {"order"}};
+  http::RouteOptions by_order_json = by_order;
+  by_order_json.json_body = true;
+  app.route(Method::Post, "/api/products/reservations", bind(reserve), by_order_json);
+  app.route(Method::Post, "/api/products/reservations/:id/commit", bind(commit), by_order);
+  app.route(Method::Delete, "/api/products/reservations/:id", bind(release), by_order);
+  app.route(Method::Put, "/api/products/:id/deduct", bind(deduct), by_order_json);
 }
 
 }  // namespace emporium::product

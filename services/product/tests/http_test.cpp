@@ -41,7 +41,7 @@ class HttpTest : public ::testing::Test {
     register_product_service(*app_, config);
     admin_ = {{"Authorization", "Bearer " + signer_->sign(new_object_id(), "admin")}};
     customer_ = {{"Authorization", "Bearer " + signer_->sign(new_object_id(), "customer")}};
-    internal_ = {{"X-Internal-Token", kInternalToken}};
+    internal_ = testing::internal_call(kInternalToken, "order");
   }
 
   Reply call(Method method, const std::string& target, const std::string& body = "",
@@ -96,7 +96,8 @@ TEST_F(HttpTest, CreateIsForAdminsAndReturnsTheDocument) {
   EXPECT_EQ(r.header("ETag"), "\"" + p["_id"].get<std::string>() + "-0\"");
   EXPECT_EQ(r.header("Location"), "/api/products/" + p["_id"].get<std::string>());
   EXPECT_EQ(call(Method::Post, "/api/products/", body, admin_).status, 201);
-  EXPECT_EQ(call(Method::Post, "/api/products", body, internal_).status, 201);
+  // No service writes the catalog: an internal caller's token is not an admin's.
+  EXPECT_EQ(call(Method::Post, "/api/products", body, internal_).status, 401);
 }
 
 TEST_F(HttpTest, CreateNamesEveryBadField) {
@@ -280,6 +281,18 @@ TEST_F(HttpTest, ReservationsAreInternal) {
       R"({"reservationId":"order-1","items":[{"productId":")" + id + R"(","quantity":2}]})";
   EXPECT_EQ(call(Method::Post, "/api/products/reservations", body).status, 401);
   EXPECT_EQ(call(Method::Post, "/api/products/reservations", body, admin_).status, 403);
+  // Only order-service holds stock: another service's valid token is 403, naming it.
+  for (const char* other : {"payment", "notification", "cart"}) {
+    const Reply refused = call(Method::Post, "/api/products/reservations", body,
+                               testing::internal_call(kInternalToken, other));
+    EXPECT_EQ(refused.status, 403) << other;
+    EXPECT_EQ(refused.body["detail"],
+              "This endpoint does not accept calls from " + std::string(other) + "-service");
+    EXPECT_EQ(call(Method::Post, "/api/products/reservations/order-1/commit", "",
+                   testing::internal_call(kInternalToken, other))
+                  .status,
+              403);
+  }
   const Reply first = call(Method::Post, "/api/products/reservations", body, internal_);
   ASSERT_EQ(first.status, 201) << first.raw.body;
   EXPECT_EQ(first.body["reservationId"], "order-1");

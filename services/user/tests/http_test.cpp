@@ -253,7 +253,7 @@ TEST_F(HttpTest, AdminGetAndRole) {
   const std::string customer = reg.body["token"];
 
   EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "", bearer(admin)).status, 200);
-  EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "", {{"X-Internal-Token", kInternalToken}})
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "", testing::internal_call(kInternalToken, "order"))
                 .status,
             200);
   EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "", bearer(customer)).status, 403);
@@ -364,7 +364,7 @@ TEST_F(HttpTest, ADemotedAdminsOldTokenGets403OnEveryAdminRoute) {
             "customer");
   // Internal callers are not users: unaffected.
   EXPECT_EQ(
-      call(http::Method::Get, "/api/users/" + x_id, "", {{"X-Internal-Token", kInternalToken}})
+      call(http::Method::Get, "/api/users/" + x_id, "", testing::internal_call(kInternalToken, "order"))
           .status,
       200);
 }

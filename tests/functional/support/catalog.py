@@ -37,8 +37,9 @@ def admin_token(stack) -> str:
     return mint(stack, role="admin")
 
 
-def internal(stack, headers: dict | None = None) -> dict:
-    out = {"X-Internal-Token": stack.internal_token}
+def internal(stack, headers: dict | None = None, caller: str = "order") -> dict:
+    """Headers of a call by another service (`caller`) with its own token."""
+    out = {"X-Internal-Token": stack.caller_token(caller)}
     out.update(headers or {})
     return out
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import hashlib
+import hmac
 import os
 import random
 import secrets
@@ -165,7 +167,7 @@ class Stack:
         self.service_env = {k: dict(v) for k, v in (service_env or {}).items()}
         self.counts = {"users": instances, "products": product_instances, "cart": cart_instances}
         self.cors_origins = cors_origins
-        self.internal_token = secrets.token_hex(24)
+        self.internal_token = secrets.token_hex(24)  # the shared INTERNAL_TOKEN
         self.admin_email = "admin@emporium.test"
         self.admin_password = "Adm1n-" + secrets.token_urlsafe(12)
         self.keys = KeyPair(self.dir / "keys")
@@ -414,6 +416,12 @@ class Stack:
         c = Client(self.url, source_address=source_address)
         self._clients.append(c)
         return c
+
+    def caller_token(self, caller: str) -> str:
+        """The X-Internal-Token `caller` ("order", "payment", ...) presents: derived from the shared
+        INTERNAL_TOKEN as core/src/auth/callers.cpp derives it."""
+        return hmac.new(self.internal_token.encode(), f"emporium-caller:{caller}".encode(),
+                        hashlib.sha256).hexdigest()
 
     def direct(self, index: int = 0, service: str = "users", timeout: float = 30.0) -> Client:
         c = Client(self.groups[service][index].url, timeout=timeout)

@@ -8,6 +8,7 @@
 //   return app.run();
 #pragma once
 
+#include "emporium/auth/callers.hpp"
 #include "emporium/auth/jwt.hpp"
 #include "emporium/config/env.hpp"
 #include "emporium/db/database.hpp"
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,7 +41,11 @@ struct ServiceConfig {
   int db_lock_timeout_ms = 5000;
   int db_acquire_timeout_ms = 2000;
   int db_connect_timeout_ms = 3000;
+  // Service identity (auth/callers.hpp): the shared INTERNAL_TOKEN (optional) and the explicit
+  // INTERNAL_TOKEN_<CALLER> tokens; `caller` is this service's own name ("cart").
   std::string internal_token;
+  std::map<std::string, std::string> caller_tokens;
+  std::string caller;
   std::string jwt_issuer = "emporium";
   std::string jwt_public_key_file;           // optional where the service signs its own tokens
   std::string jwt_kid;                       // empty: the key's thumbprint
@@ -61,13 +67,18 @@ struct ServiceConfig {
   int ready_check_interval_ms = 1000;
 
   // Reads PORT, HOST, DATABASE_URL (default sqlite:var/<service>.db), IO_THREADS,
-  // WORKER_THREADS, DB_POOL_SIZE, INTERNAL_TOKEN (required, ≥ 16 chars), JWT_ISSUER,
+  // WORKER_THREADS, DB_POOL_SIZE, INTERNAL_TOKEN and INTERNAL_TOKEN_<CALLER> (≥ 16 chars), JWT_ISSUER,
   // JWT_PUBLIC_KEY_FILE, JWT_KID, TRUSTED_PROXIES (default 127.0.0.1,::1), LOG_LEVEL,
   // ACCESS_LOG, DRAIN_IDLE_MS, SHUTDOWN_GRACE_MS, READ_TIMEOUT_MS, IDLE_TIMEOUT_MS,
   // WORKER_QUEUE_LIMIT, SLOW_THREADS, SLOW_QUEUE_LIMIT, MAX_CONNECTIONS, BODY_MEMORY_LIMIT_MB,
   // READY_CHECK_INTERVAL_MS, DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS, DB_ACQUIRE_TIMEOUT_MS,
   // DB_CONNECT_TIMEOUT_MS. Throws ConfigError naming the variable.
   static ServiceConfig from_env(const Env& env, std::string service, std::uint16_t default_port);
+
+  auth::CallerTokens caller_token_set() const;
+  // The token this service presents when it calls another; ConfigError naming the variables
+  // when it has none.
+  std::string own_internal_token() const;
 };
 
 class App {
@@ -124,6 +135,7 @@ class App {
   std::unique_ptr<obs::Logger> log_;
   std::unique_ptr<obs::Metrics> metrics_;
   std::unique_ptr<auth::JwtVerifier> verifier_;
+  auth::CallerTokens callers_;
   std::unique_ptr<db::Database> db_;
   http::Router router_;
   std::vector<http::Middleware> middleware_;

@@ -10,6 +10,7 @@ struct Principal {
   std::string user_id;  // empty for internal calls
   std::string role;     // "customer" or "admin"; "internal" for service calls
   bool internal = false;
+  std::string caller;  // internal calls: the calling service ("order", "payment", …)
 
   bool is_admin() const { return !internal && role == "admin"; }
   // Owner of a `/:userId` resource, or an admin.

@@ -109,7 +109,12 @@ enum class Backend { Sqlite, Postgres };
 // transaction first writes one row that every writer of the same data also writes first (a lock
 // that queues them instead of failing them with 40001; docs/architecture.md). SQLite runs both as
 // BEGIN IMMEDIATE.
-enum class TxKind { Read, Write, WriteCommitted };
+// Read: PostgreSQL runs each statement on its own (autocommit): cheapest for one statement.
+// Snapshot: several reads that must agree with each other (a response built from several
+// queries: a page and its total, an order and its lines): PostgreSQL
+// `REPEATABLE READ READ ONLY`, one snapshot for the whole function. SQLite runs Read and Snapshot
+// as a deferred BEGIN, which in WAL mode reads one snapshot from its first statement on.
+enum class TxKind { Read, Write, WriteCommitted, Snapshot };
 
 struct Migration {
   int version;

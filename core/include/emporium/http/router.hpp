@@ -16,9 +16,10 @@ enum class Access {
   Public,           // anyone; a valid token is still decoded if present
   User,             // any valid token
   Admin,            // token with role admin
-  Internal,         // X-Internal-Token only
-  AdminOrInternal,  // admin token or X-Internal-Token
-  UserOrInternal,   // any valid token or X-Internal-Token (ownership is the handler's job)
+  Internal,         // a listed caller's X-Internal-Token only
+  AdminOrInternal,  // admin token or a listed caller's X-Internal-Token
+  UserOrInternal,   // any valid token or a listed caller's X-Internal-Token (ownership is the
+                    // handler's job)
 };
 
 // Where a route's handler runs (DESIGN §4, execution model).
@@ -34,6 +35,10 @@ struct RouteOptions {
   Access access = Access::Public;
   bool json_body = false;  // require application/json, parse (400/413/415) before auth
   Lane lane = Lane::Worker;
+  // The services whose internal calls the route accepts (auth/callers.hpp: "order", "payment",
+  // …): required for Internal, AdminOrInternal and UserOrInternal routes, empty for the others.
+  // Another service's valid token is 403.
+  std::vector<std::string> callers = {};
 };
 
 struct Route {

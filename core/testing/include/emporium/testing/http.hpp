@@ -35,4 +35,8 @@ Reply send(App& app, http::Request request);
 // {"Authorization": "Bearer <token>"}
 http::Headers bearer(const std::string& token);
 
+// {"X-Internal-Token": <caller's token derived from the shared INTERNAL_TOKEN>}: a call made by
+// `caller` ("order", …) to a service configured with `shared_token`.
+http::Headers internal_call(const std::string& shared_token, std::string_view caller);
+
 }  // namespace emporium::testing
