@@ -190,9 +190,11 @@ TEST(AppCallers, ExplicitCallerTokensWinAndRoutesNeedTheirCallersTokens) {
   c.caller_tokens = {{"order", "order-token-0123456789"}};
   c.caller = "order";
   App app(c);
-  app.route(Method::Get, "/api/reserve", [](Request& r) {
-    return Response::json(200, Json{{"caller", r.user().caller}});
-  }, {Access::Internal, false, http::Lane::Worker, {"order"}});
+  app.route(Method::Get, "/api/reserve",
+            [](Request& r) {
+              return Response::json(200, Json{{"caller", r.user().caller}});
+            },
+            {Access::Internal, false, http::Lane::Worker, {"order"}});
   // payment has no token in this service: a route that lists it cannot start.
   EXPECT_THROW(app.route(Method::Get, "/api/pay", [](Request&) { return Response::no_content(); },
                          {Access::Internal, false, http::Lane::Worker, {"payment"}}),
@@ -204,14 +206,15 @@ TEST(AppCallers, ExplicitCallerTokensWinAndRoutesNeedTheirCallersTokens) {
   EXPECT_THROW(app.route(Method::Get, "/api/y", [](Request&) { return Response::no_content(); },
                          {Access::Public, false, http::Lane::Worker, {"order"}}),
                std::logic_error);
-  auto ok = testing::send(app, testing::make_request(Method::Get, "/api/reserve",
-                                                     {{"X-Internal-Token", "order-token-0123456789"}}));
+  auto ok =
+      testing::send(app, testing::make_request(Method::Get, "/api/reserve",
+                                               {{"X-Internal-Token", "order-token-0123456789"}}));
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.body["caller"], "order");
   // The token a shared INTERNAL_TOKEN would derive is not accepted when none is set.
-  auto derived = testing::send(app, testing::make_request(
-                                        Method::Get, "/api/reserve",
-                                        testing::internal_call("internal-token-0123456789", "order")));
+  auto derived = testing::send(
+      app, testing::make_request(Method::Get, "/api/reserve",
+                                 testing::internal_call("internal-token-0123456789", "order")));
   EXPECT_EQ(derived.status, 401);
   EXPECT_EQ(c.own_internal_token(), "order-token-0123456789");
   c.caller = "payment";
@@ -228,7 +231,8 @@ TEST(AppCallers, CallerTokensFromTheEnvironment) {
   EXPECT_EQ(config.caller, "order");
   const auto tokens = config.caller_token_set();
   EXPECT_EQ(tokens.token_of("payment"), "payment-token-0123456789");
-  EXPECT_EQ(tokens.token_of("order"), auth::derive_caller_token("shared-token-0123456789", "order"));
+  EXPECT_EQ(tokens.token_of("order"),
+            auth::derive_caller_token("shared-token-0123456789", "order"));
   EXPECT_EQ(tokens.identify(auth::derive_caller_token("shared-token-0123456789", "cart")), "cart");
   EXPECT_EQ(tokens.identify("payment-token-0123456789"), "payment");
   EXPECT_FALSE(tokens.identify("shared-token-0123456789"));
@@ -237,10 +241,11 @@ TEST(AppCallers, CallerTokensFromTheEnvironment) {
   EXPECT_THROW(ServiceConfig::from_env(Env::from_map({{"INTERNAL_TOKEN_ORDER", "short"}}),
                                        "order-service", 5003),
                ConfigError);
-  EXPECT_THROW(ServiceConfig::from_env(Env::from_map({{"INTERNAL_TOKEN_ORDER", "same-token-0123456789"},
-                                                      {"INTERNAL_TOKEN_CART", "same-token-0123456789"}}),
-                                       "order-service", 5003),
-               ConfigError);
+  EXPECT_THROW(
+      ServiceConfig::from_env(Env::from_map({{"INTERNAL_TOKEN_ORDER", "same-token-0123456789"},
+                                             {"INTERNAL_TOKEN_CART", "same-token-0123456789"}}),
+                              "order-service", 5003),
+      ConfigError);
   // Without any token, a service cannot present one.
   auto none = ServiceConfig::from_env(Env::from_map({}), "shopping-cart-service", 5002);
   EXPECT_THROW(none.own_internal_token(), ConfigError);

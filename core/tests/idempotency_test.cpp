@@ -6,11 +6,13 @@
 #include "emporium/testing/clock.hpp"
 #include "emporium/testing/database.hpp"
 #include "emporium/testing/http.hpp"
+#include "emporium/testing/proxy.hpp"
 #include "emporium/util/ids.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -37,8 +39,7 @@ db::MigrationSet effects_schema() {
 // A POST as the App hands it to a handler: route matched, JSON parsed, caller authenticated.
 Request keyed_post(const std::string& user, const std::string& key, const Json& body,
                    const std::string& path = "/api/things") {
-  auto request =
-      testing::make_request(Method::Post, path, {{"Idempotency-Key", key}}, body.dump());
+  auto request = testing::make_request(Method::Post, path, {{"Idempotency-Key", key}}, body.dump());
   request.route = "/api/things";
   request.set_json(body);
   request.principal = Principal{user, "customer", false};
@@ -53,9 +54,7 @@ class IdempotencyTest : public ::testing::TestWithParam<Backend> {
   }
 
   db::Database& db() { return database_->db(); }
-  std::int64_t effects() {
-    return db().query("SELECT COUNT(*) FROM effects").one().integer(0);
-  }
+  std::int64_t effects() { return db().query("SELECT COUNT(*) FROM effects").one().integer(0); }
   Store store(Options options = {}) {
     return Store(options, [this] { return clock_.now(); });
   }
@@ -91,8 +90,8 @@ TEST_P(IdempotencyTest, FiftyConcurrentRequestsWithOneKeyExecuteOnce) {
       auto request = keyed_post("u1", "key-1", body);
       go.arrive_and_wait();
       try {
-        auto answer = idem.run(request, TxKind::Write,
-                               [&](Tx& tx) { return create(tx, new_object_id()); });
+        auto answer =
+            idem.run(request, TxKind::Write, [&](Tx& tx) { return create(tx, new_object_id()); });
         std::lock_guard lock(mutex);
         answers.push_back(std::move(answer));
       } catch (const HttpError& e) {
@@ -128,9 +127,8 @@ TEST_P(IdempotencyTest, ReplayRepeatsStatusHeadersAndBody) {
   auto idem = idempotency();
   const Json body{{"name", "lamp"}};
   auto first_request = keyed_post("u1", "k", body);
-  const auto first = idem.run(first_request, TxKind::Write, [&](Tx& tx) {
-    return create(tx, "a1");
-  });
+  const auto first =
+      idem.run(first_request, TxKind::Write, [&](Tx& tx) { return create(tx, "a1"); });
   EXPECT_FALSE(first.header("Idempotent-Replayed"));
   // The same JSON written with other whitespace and key order is the same request.
   auto again = testing::make_request(Method::Post, "/api/things", {{"Idempotency-Key", "k"}},
@@ -243,6 +241,41 @@ TEST_P(IdempotencyTest, UnknownCommitOutcomeResolvesToOneOutcomeOnRetry) {
   const auto replay = idem.start(keyed_post("u1", "k2", Json{{"name", "lamp"}}));
   ASSERT_TRUE(replay.replay);
   EXPECT_EQ(replay.replay->body, Json({{"_id", "res-1"}}).dump());
+}
+
+TEST_P(IdempotencyTest, LostCommitOnPostgresResolvesToOneOutcomeOnRetry) {
+  // A real lost COMMIT: PostgreSQL stops answering (a frozen proxy) after the COMMIT went out,
+  // so the layer answers 503 without knowing whether it committed. Whatever the server made of
+  // it, the retries with the same key end in one effect and a 201.
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  const auto upstream = testing::pg_address(database_->url());
+  testing::FreezableProxy proxy(upstream.host, upstream.port);
+  auto frozen_db = db::Database::open(
+      upstream.via(database_->url(), proxy.port()),
+      {.pool_size = 1, .statement_timeout_ms = 300, .connect_timeout_ms = 500});
+  Idempotency idem(*frozen_db, nullptr, {}, [this] { return clock_.now(); });
+  auto request = keyed_post("u1", "k", Json{{"name", "lamp"}});
+  EXPECT_THROW(idem.run(request, TxKind::Write,
+                        [&](Tx& tx) {
+                          auto answer = create(tx, "first");
+                          proxy.freeze();  // the COMMIT goes out, its answer never comes back
+                          return answer;
+                        }),
+               db::Unavailable);
+  proxy.thaw();
+  std::optional<Response> answer;
+  for (int attempt = 0; attempt < 100 && !answer; ++attempt) {
+    try {
+      answer = idem.run(request, TxKind::Write, [&](Tx& tx) { return create(tx, "second"); });
+    } catch (const db::Unavailable&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(answer) << "no retry got an answer";
+  EXPECT_EQ(answer->status, 201);
+  EXPECT_EQ(effects(), 1);
+  const bool committed = answer->header("Idempotent-Replayed").has_value();
+  EXPECT_EQ(answer->body, Json({{"_id", committed ? "first" : "second"}}).dump());
 }
 
 TEST_P(IdempotencyTest, AbandonedClaimLetsTheRetryExecuteAtOnce) {

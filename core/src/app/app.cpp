@@ -352,7 +352,7 @@ void App::authenticate(Request& request, const http::Route& route) {
     std::string_view value = *authz;
     if (value.size() > 7 && (value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
       if (auto claims = verifier_->verify(value.substr(7))) {
-        request.principal = Principal{claims->user_id, claims->role, false};
+        request.principal = Principal{claims->user_id, claims->role, false, {}};
       } else {
         bad_token = true;
       }

@@ -392,9 +392,10 @@ class PostgresDatabase final : public Database {
       read(fn);
       return;
     }
-    const char* begin = kind == TxKind::Write      ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                        : kind == TxKind::Snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                                                   : "BEGIN ISOLATION LEVEL READ COMMITTED";
+    const char* begin = kind == TxKind::Write ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                        : kind == TxKind::Snapshot
+                            ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                            : "BEGIN ISOLATION LEVEL READ COMMITTED";
     run_with_retries(after_ms(options_.lock_timeout_ms), options_.max_attempts, [&] {
       auto lease = slots_.acquire(after_ms(options_.acquire_timeout_ms));
       Connection& conn = *connections_[lease.index()];

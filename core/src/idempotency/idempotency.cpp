@@ -51,7 +51,9 @@ constexpr const char* kSweep =
 constexpr std::array<std::string_view, 3> kReplayedHeaders = {"Location", "ETag",
                                                               "Content-Location"};
 
-std::string new_token() { return random_token(16); }
+std::string new_token() {
+  return random_token(16);
+}
 
 HttpError reused() {
   return unprocessable(
@@ -61,9 +63,9 @@ HttpError reused() {
 }
 
 HttpError in_use() {
-  auto e = conflict(
-      "A request with this Idempotency-Key is still being processed; retry in a moment",
-      "idempotency_key_in_use");
+  auto e =
+      conflict("A request with this Idempotency-Key is still being processed; retry in a moment",
+               "idempotency_key_in_use");
   e.with_header("Retry-After", "1");
   return e;
 }
@@ -95,7 +97,9 @@ http::Response stored_response(const db::Row& row) {
   return response;
 }
 
-db::Params key_params(const Key& key) { return {key.scope, key.method, key.route, key.key}; }
+db::Params key_params(const Key& key) {
+  return {key.scope, key.method, key.route, key.key};
+}
 
 bool visible_ascii(std::string_view text) {
   for (char c : text) {
@@ -134,8 +138,8 @@ Begun Store::begin(db::Tx& tx, const Key& key, std::string_view proposed_resourc
   const db::Row& row = found.one();
   const std::int64_t id = row.integer(0);
   if (row.integer(10) <= now) {
-    if (tx.exec(kReclaimExpired, {id, key.request_hash, token, resource, lease_until, now,
-                                  expires}) == 1) {
+    if (tx.exec(kReclaimExpired,
+                {id, key.request_hash, token, resource, lease_until, now, expires}) == 1) {
       return out;
     }
     throw in_use();
@@ -155,9 +159,9 @@ Begun Store::begin(db::Tx& tx, const Key& key, std::string_view proposed_resourc
 
 void Store::complete(db::Tx& tx, const Claim& claim, const http::Response& response) const {
   auto params = key_params(claim.key);
-  params.insert(params.end(), {claim.token, std::int64_t{response.status}, response.content_type,
-                               headers_text(response), response.body,
-                               clock_() + options_.replay_ttl_ms});
+  params.insert(params.end(),
+                {claim.token, std::int64_t{response.status}, response.content_type,
+                 headers_text(response), response.body, clock_() + options_.replay_ttl_ms});
   if (tx.exec(kComplete, params) != 1) {
     // Our lease passed and a retry took the claim over: it executes; this execution must not
     // also take effect.
@@ -183,9 +187,10 @@ std::optional<Key> key_of(const http::Request& request) {
   auto header = request.header("Idempotency-Key");
   if (!header) return std::nullopt;
   if (header->empty() || header->size() > kMaxKeyLength || !visible_ascii(*header)) {
-    throw bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a "
-                      "good choice)",
-                      {{"Idempotency-Key", "must be 1 to 255 visible ASCII characters"}});
+    throw bad_request(
+        "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a "
+        "good choice)",
+        {{"Idempotency-Key", "must be 1 to 255 visible ASCII characters"}});
   }
   const Principal& principal = request.user();  // 401 without one
   Key key;
@@ -211,8 +216,8 @@ Idempotency::Idempotency(db::Database& db, obs::Metrics* metrics, Options option
 
 void Idempotency::count(const char* result) {
   if (metrics_ != nullptr) {
-    metrics_->increment(kIdempotencyTotal, "Requests with an Idempotency-Key by outcome",
-                        "result", result);
+    metrics_->increment(kIdempotencyTotal, "Requests with an Idempotency-Key by outcome", "result",
+                        result);
   }
 }
 
@@ -245,8 +250,9 @@ Idempotency::Started Idempotency::start(const http::Request& request,
   const auto key = key_of(request);
   if (!key) return started;
   try {
-    auto begun = db_.with_tx(db::TxKind::WriteCommitted,
-                             [&](db::Tx& tx) { return store_.begin(tx, *key, proposed_resource_id); });
+    auto begun = db_.with_tx(db::TxKind::WriteCommitted, [&](db::Tx& tx) {
+      return store_.begin(tx, *key, proposed_resource_id);
+    });
     if (begun.replay) {
       count("replayed");
       started.replay = std::move(begun.replay);

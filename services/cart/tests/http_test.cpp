@@ -59,7 +59,9 @@ class CartHttpTest : public ::testing::Test {
         *app_, emporium::testing::make_request(method, target, headers, body, content_type));
   }
 
-  static http::Headers internal() { return testing::internal_call(kInternalToken, "order"); }
+  static http::Headers internal() {
+    return emporium::testing::internal_call(kInternalToken, "order");
+  }
 
   Reply add(const std::string& user, const std::string& token, const std::string& body) {
     return call(http::Method::Post, "/api/cart/" + user + "/add", bearer(token), body);
@@ -236,9 +238,9 @@ TEST_F(CartHttpTest, InternalCallersMayReadAndClearButNotWrite) {
   EXPECT_EQ(get(alice_, internal()).status, 404);
   EXPECT_EQ(get(alice_, {{"X-Internal-Token", "wrong-token-0123456789"}}).status, 401);
   // Only order-service reads and clears carts: another service's valid token is 403.
-  EXPECT_EQ(get(alice_, testing::internal_call(kInternalToken, "payment")).status, 403);
+  EXPECT_EQ(get(alice_, emporium::testing::internal_call(kInternalToken, "payment")).status, 403);
   EXPECT_EQ(call(http::Method::Delete, "/api/cart/" + alice_,
-                 testing::internal_call(kInternalToken, "notification"))
+                 emporium::testing::internal_call(kInternalToken, "notification"))
                 .status,
             403);
 }

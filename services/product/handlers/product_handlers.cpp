@@ -152,8 +152,7 @@ void register_product_handlers(App& app, const std::shared_ptr<Catalog>& catalog
   app.route(Method::Get, "/api/products/:id", bind(get_product), {Access::Public, false});
   app.route(Method::Put, "/api/products/:id", bind(update_product), admin_json);
   app.route(Method::Post, "/api/products/:id/stock", bind(adjust_stock), admin_json);
-  app.route(Method::Delete, "/api/products/:id", bind(delete_product),
-            {Access::Admin, false});
+  app.route(Method::Delete, "/api/products/:id", bind(delete_product), {Access::Admin, false});
 }
 
 }  // namespace emporium::product

@@ -1,4 +1,7 @@
 #include "config.hpp"
+#include "product_service.hpp"
+
+#include <emporium/testing/database.hpp>
 
 #include <gtest/gtest.h>
 
@@ -53,7 +56,21 @@ TEST(ConfigTest, BadValuesNameTheVariable) {
     values[name] = value;
     EXPECT_NE(error_of(values).find(name), std::string::npos) << name << "=" << value;
   }
-  EXPECT_NE(error_of({}).find("INTERNAL_TOKEN"), std::string::npos);
+}
+
+TEST(ConfigTest, WithoutTheOrderTokenTheReservationRoutesDoNotStart) {
+  // No token is needed to load the configuration, but the reservation routes accept order-service
+  // and cannot without its token: start-up stops naming the variable.
+  testing::TempSqliteFile file("product-config");
+  const auto config = ProductConfig::from_env(Env::from_map({{"DATABASE_URL", file.url()}}));
+  App app(config.common);
+  app.open_database(migrations());
+  try {
+    register_product_service(app, config);
+    ADD_FAILURE() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("INTERNAL_TOKEN_ORDER"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

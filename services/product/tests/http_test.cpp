@@ -41,7 +41,7 @@ class HttpTest : public ::testing::Test {
     register_product_service(*app_, config);
     admin_ = {{"Authorization", "Bearer " + signer_->sign(new_object_id(), "admin")}};
     customer_ = {{"Authorization", "Bearer " + signer_->sign(new_object_id(), "customer")}};
-    internal_ = testing::internal_call(kInternalToken, "order");
+    internal_ = emporium::testing::internal_call(kInternalToken, "order");
   }
 
   Reply call(Method method, const std::string& target, const std::string& body = "",
@@ -284,12 +284,12 @@ TEST_F(HttpTest, ReservationsAreInternal) {
   // Only order-service holds stock: another service's valid token is 403, naming it.
   for (const char* other : {"payment", "notification", "cart"}) {
     const Reply refused = call(Method::Post, "/api/products/reservations", body,
-                               testing::internal_call(kInternalToken, other));
+                               emporium::testing::internal_call(kInternalToken, other));
     EXPECT_EQ(refused.status, 403) << other;
     EXPECT_EQ(refused.body["detail"],
               "This endpoint does not accept calls from " + std::string(other) + "-service");
     EXPECT_EQ(call(Method::Post, "/api/products/reservations/order-1/commit", "",
-                   testing::internal_call(kInternalToken, other))
+                   emporium::testing::internal_call(kInternalToken, other))
                   .status,
               403);
   }

@@ -176,9 +176,10 @@ void register_user_handlers(App& app, const std::shared_ptr<Accounts>& accounts)
   app.route(Method::Get, "/api/users",
             stored_admin(accounts, [accounts](Request& r) { return list_users(*accounts, r); }),
             {Access::Admin, false});
-  app.route(Method::Get, "/api/users/:id",
-            stored_admin(accounts, [accounts](Request& r) { return get_user(*accounts, r); }),
-            {Access::AdminOrInternal, false, http::Lane::Worker, {"order", "payment", "notification"}});
+  app.route(
+      Method::Get, "/api/users/:id",
+      stored_admin(accounts, [accounts](Request& r) { return get_user(*accounts, r); }),
+      {Access::AdminOrInternal, false, http::Lane::Worker, {"order", "payment", "notification"}});
   // change_role checks the actor's stored role again inside its serialized transaction.
   app.route(Method::Put, "/api/users/:id/role",
             stored_admin(accounts, [accounts](Request& r) { return put_role(*accounts, r); }),

@@ -253,7 +253,8 @@ TEST_F(HttpTest, AdminGetAndRole) {
   const std::string customer = reg.body["token"];
 
   EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "", bearer(admin)).status, 200);
-  EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "", testing::internal_call(kInternalToken, "order"))
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "",
+                 emporium::testing::internal_call(kInternalToken, "order"))
                 .status,
             200);
   EXPECT_EQ(call(http::Method::Get, "/api/users/" + id, "", bearer(customer)).status, 403);
@@ -363,10 +364,10 @@ TEST_F(HttpTest, ADemotedAdminsOldTokenGets403OnEveryAdminRoute) {
   EXPECT_EQ(call(http::Method::Get, "/api/users/" + x_id, "", bearer(admin)).body["role"],
             "customer");
   // Internal callers are not users: unaffected.
-  EXPECT_EQ(
-      call(http::Method::Get, "/api/users/" + x_id, "", testing::internal_call(kInternalToken, "order"))
-          .status,
-      200);
+  EXPECT_EQ(call(http::Method::Get, "/api/users/" + x_id, "",
+                 emporium::testing::internal_call(kInternalToken, "order"))
+                .status,
+            200);
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ class CallerTokens {
  public:
   CallerTokens() = default;
   // `shared` may be empty; `explicit_tokens` by caller name.
-  CallerTokens(const std::string& shared, const std::map<std::string, std::string>& explicit_tokens);
+  CallerTokens(const std::string& shared,
+               const std::map<std::string, std::string>& explicit_tokens);
 
   // INTERNAL_TOKEN_<CALLER> of every known caller that has one, by caller name. ConfigError when
   // a token is shorter than 16 characters or two callers were given the same token.
