@@ -2,7 +2,7 @@
 // 127.0.0.1, killed, restarted, slowed down or made to fail by the tests.
 #include "emporium/http/client.hpp"
 
-#include "emporium/http/server.hpp"
+#include "upstream_server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,57 +32,6 @@ using http::Response;
 using namespace std::chrono_literals;
 
 constexpr const char* kToken = "internal-token-0123456789";
-
-// One upstream instance: an http::Server on its own thread that counts the requests its handler
-// saw. kill() stops it like a dead process (its port refuses); restart() binds the same port.
-class Upstream {
- public:
-  explicit Upstream(std::string id, http::Handler handler = {})
-      : id_(std::move(id)), handler_(std::move(handler)) {
-    start(0);
-  }
-  ~Upstream() { kill(); }
-
-  void kill() {
-    if (!thread_.joinable()) return;
-    server_->stop();
-    thread_.join();
-    server_.reset();
-  }
-  void restart() { start(port_); }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int hits() const { return hits_.load(); }
-
- private:
-  void start(std::uint16_t port) {
-    http::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = port;
-    o.drain_idle_ms = 0;  // a killed instance closes its keep-alive connections at once
-    o.shutdown_grace_ms = 5000;
-    server_ = std::make_unique<http::Server>(
-        o,
-        [this](Request& r) {
-          ++hits_;
-          if (handler_) return handler_(r);
-          return Response::json(200, Json{{"id", id_}, {"path", r.path}});
-        },
-        [](Request&, int status, const std::string& detail) {
-          return Response::json(status, Json{{"detail", detail}});
-        });
-    server_->listen();
-    port_ = server_->port();
-    thread_ = std::thread([this] { server_->run(); });
-  }
-
-  std::string id_;
-  http::Handler handler_;
-  std::unique_ptr<http::Server> server_;
-  std::thread thread_;
-  std::uint16_t port_ = 0;
-  std::atomic<int> hits_{0};
-};
 
 ClientOptions options(int timeout_ms = 2000, int circuit_open_ms = 5000) {
   ClientOptions o;

@@ -95,6 +95,13 @@ HttpError service_unavailable(std::string detail, long retry_after_seconds) {
   return e;
 }
 
+HttpError bad_gateway(std::string detail) {
+  return HttpError(502, "bad_gateway", std::move(detail));
+}
+HttpError gateway_timeout(std::string detail) {
+  return HttpError(504, "gateway_timeout", std::move(detail));
+}
+
 void FieldErrors::add(std::string field, std::string message) {
   errors_.push_back({std::move(field), std::move(message)});
 }

@@ -1,11 +1,14 @@
 // Prometheus metrics with prometheus-cpp's core (no civetweb: /metrics is served by our router).
 #include "emporium/obs/metrics.hpp"
 
+#include <prometheus/client_metric.h>
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -22,6 +25,7 @@ struct Metrics::Impl {
   std::unordered_map<std::string, prometheus::Histogram*> duration_series;
   std::unordered_map<std::string, prometheus::Family<prometheus::Counter>*> custom_families;
   std::unordered_map<std::string, prometheus::Counter*> custom_series;
+  std::vector<CounterSource> sources;  // guarded by `mutex`
 };
 
 Metrics::Metrics(std::string service) : impl_(std::make_unique<Impl>()) {
@@ -97,9 +101,39 @@ void Metrics::increment(const std::string& name, const std::string& help, const 
   counter->Increment();
 }
 
+void Metrics::add_counter_source(CounterSource source) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->sources.push_back(std::move(source));
+}
+
 std::string Metrics::render() const {
+  auto families = impl_->registry->Collect();
+  std::vector<CounterSource> sources;
+  {
+    std::lock_guard lock(impl_->mutex);
+    sources = impl_->sources;
+  }
+  // One family per name, however many sources report it (two clients, one family each metric).
+  std::map<std::string, prometheus::MetricFamily> sampled;
+  for (const auto& source : sources) {
+    for (auto& sample : source()) {
+      auto& family = sampled[sample.name];
+      if (family.name.empty()) {
+        family.name = sample.name;
+        family.help = std::move(sample.help);
+        family.type = prometheus::MetricType::Counter;
+      }
+      prometheus::ClientMetric metric;
+      for (auto& [name, value] : sample.labels) {
+        metric.label.push_back({std::move(name), std::move(value)});
+      }
+      metric.counter.value = sample.value;
+      family.metric.push_back(std::move(metric));
+    }
+  }
+  for (auto& [name, family] : sampled) families.push_back(std::move(family));
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(impl_->registry->Collect());
+  return serializer.Serialize(families);
 }
 
 prometheus::Registry& Metrics::registry() {

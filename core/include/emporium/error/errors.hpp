@@ -58,6 +58,10 @@ HttpError unprocessable(std::string detail, std::string code = "unprocessable");
 HttpError precondition_required(std::string detail);
 HttpError too_many_requests(std::string detail, long retry_after_seconds);
 HttpError service_unavailable(std::string detail, long retry_after_seconds = 1);
+// An upstream or provider answered with an error or nonsense, or could not be reached.
+HttpError bad_gateway(std::string detail);
+// An upstream or provider did not answer within its deadline.
+HttpError gateway_timeout(std::string detail);
 
 // Collects every bad field of a request, then throws one 400 naming them all.
 class FieldErrors {

@@ -4,7 +4,8 @@
 // X-Internal-Token / X-Request-ID / traceparent headers on every call.
 //
 // Calls block: they run in handlers on the worker pool, never on an I/O thread. libcurl stays in
-// client.cpp.
+// core/src/http: the pool, breaker, deadlines and counters are the transport (transport.hpp) that
+// this internal policy shares with the external one (external_client.hpp, for Stripe and Twilio).
 //
 // Policy of every call (STYLE: "every outbound call states its timeout, retry policy and what a
 // non-2xx means"):
@@ -30,6 +31,7 @@
 #include "emporium/config/env.hpp"
 #include "emporium/http/message.hpp"
 #include "emporium/json/json.hpp"
+#include "emporium/obs/metrics.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -83,15 +85,28 @@ struct ClientResponse {
   Json json() const;
 };
 
-// Counters for the service's metrics; monotonic since construction.
+// Counters for the service's metrics; monotonic since construction. Shared by both policies
+// (HttpClient and ExternalClient).
 struct ClientStats {
   std::uint64_t calls = 0;          // call() invocations
   std::uint64_t attempts = 0;       // requests started on an instance
   std::uint64_t failures = 0;       // attempts that counted against an instance
   std::uint64_t retries = 0;        // attempts after the first within a call
   std::uint64_t breaker_opens = 0;  // times an instance's breaker opened (or re-opened)
-  std::uint64_t unavailable = 0;    // calls that threw service_unavailable
+  std::uint64_t unavailable = 0;    // calls that threw instead of returning an answer
+  std::uint64_t timeouts = 0;       // attempts ended by their deadline
 };
+
+// The metric families a client's counter_source() reports, one sample per client, labelled
+// `upstream` (the client's name) and `policy` (`internal` or `external`). A service exports a
+// client with `app.metrics().add_counter_source(client.counter_source())`.
+inline constexpr const char* kClientCallsTotal = "http_client_calls_total";
+inline constexpr const char* kClientAttemptsTotal = "http_client_attempts_total";
+inline constexpr const char* kClientFailuresTotal = "http_client_failures_total";
+inline constexpr const char* kClientRetriesTotal = "http_client_retries_total";
+inline constexpr const char* kClientBreakerOpensTotal = "http_client_breaker_opens_total";
+inline constexpr const char* kClientTimeoutsTotal = "http_client_timeouts_total";
+inline constexpr const char* kClientUnavailableTotal = "http_client_unavailable_total";
 
 class HttpClient {
  public:
@@ -115,6 +130,9 @@ class HttpClient {
   const std::string& name() const;
   const std::vector<std::string>& base_urls() const;
   ClientStats stats() const;
+  // The stats as counters for obs::Metrics::add_counter_source; it keeps the counters alive, so
+  // it may outlive the client.
+  obs::CounterSource counter_source() const;
   // Whether instance `index`'s breaker currently keeps it out (open and not yet due a probe).
   bool breaker_open(std::size_t index) const;
 

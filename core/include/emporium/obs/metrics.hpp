@@ -2,9 +2,12 @@
 // method and status.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -15,6 +18,16 @@ namespace emporium::obs {
 inline constexpr const char* kHttpRequestsTotal = "http_requests_total";
 inline constexpr const char* kHttpRequestDuration = "http_request_duration_seconds";
 
+// A counter a component keeps itself (an HTTP client's stats), read when /metrics is scraped.
+// Plain data, so a component can offer its counters without linking the metrics library.
+struct CounterSample {
+  std::string name;  // family name, ending in _total
+  std::string help;
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+using CounterSource = std::function<std::vector<CounterSample>()>;
+
 class Metrics {
  public:
   explicit Metrics(std::string service);
@@ -24,6 +37,11 @@ class Metrics {
   // Adds 1 to a service counter `name{label=value}` (created on first use).
   void increment(const std::string& name, const std::string& help, const std::string& label,
                  const std::string& value);
+  // Adds counters read from `source` at every render() (e.g. http::HttpClient::counter_source()).
+  // Samples of one name from several sources render as one family; the name must not be one the
+  // registry already has. `source` is called on the scraping thread, so it must be cheap and
+  // thread-safe, and own what it reads (it may outlive the component).
+  void add_counter_source(CounterSource source);
   // Prometheus text exposition format.
   std::string render() const;
   prometheus::Registry& registry();
