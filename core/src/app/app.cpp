@@ -14,6 +14,7 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <stop_token>
 #include <thread>
 
 namespace emporium {
@@ -23,6 +24,81 @@ using http::Request;
 using http::Response;
 
 namespace {
+
+// The threads of App::background: started by run(), asked to stop as soon as the server starts
+// draining (the server has no drain callback, so a watcher looks every 50 ms), and waited for
+// until a deadline.
+class BackgroundThreads {
+ public:
+  BackgroundThreads(const http::Server& server, obs::Logger& log) : server_(server), log_(log) {}
+  BackgroundThreads(const BackgroundThreads&) = delete;
+  BackgroundThreads& operator=(const BackgroundThreads&) = delete;
+  ~BackgroundThreads() {
+    stop_.request_stop();
+    watcher_ = {};  // requests its stop and joins it
+    for (auto& t : threads_) t.join();
+  }
+
+  void start(const std::string& name, const std::function<void(std::stop_token)>& fn) {
+    if (!watcher_.joinable()) watcher_ = std::jthread([this](std::stop_token own) { watch(own); });
+    {
+      std::lock_guard lock(mutex_);
+      ++running_;
+    }
+    threads_.emplace_back([this, name, fn] {
+      try {
+        fn(stop_.get_token());
+      } catch (const std::exception& e) {
+        log_.error("background work failed", {{"task", name}, {"error", e.what()}});
+      }
+      std::lock_guard lock(mutex_);
+      --running_;
+      ended_.notify_all();
+    });
+  }
+
+  // Asks every thread to stop and waits until `grace_ms` after the drain began (or from now, if
+  // it was not seen); false when one is still running then (it cannot be joined).
+  bool finish(int grace_ms) {
+    stop_.request_stop();
+    const auto drained = drain_began_.load();
+    const auto deadline = (drained != Clock::time_point{} ? drained : Clock::now()) +
+                          std::chrono::milliseconds(grace_ms);
+    std::unique_lock lock(mutex_);
+    if (!ended_.wait_until(lock, deadline, [this] { return running_ == 0; })) return false;
+    lock.unlock();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    return true;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void watch(std::stop_token own) {
+    std::mutex mutex;
+    std::condition_variable_any tick;
+    std::unique_lock lock(mutex);
+    while (!own.stop_requested()) {
+      if (server_.draining()) {
+        drain_began_ = Clock::now();
+        stop_.request_stop();
+        return;
+      }
+      tick.wait_for(lock, own, std::chrono::milliseconds(50), [] { return false; });
+    }
+  }
+
+  const http::Server& server_;
+  obs::Logger& log_;
+  std::stop_source stop_;
+  std::atomic<Clock::time_point> drain_began_{};
+  std::mutex mutex_;
+  std::condition_variable ended_;
+  int running_ = 0;
+  std::vector<std::thread> threads_;
+  std::jthread watcher_;  // last: stopped first
+};
 
 std::string read_file(const std::string& path, const char* variable) {
   std::ifstream in(path, std::ios::binary);
@@ -239,6 +315,10 @@ void App::on_start(std::function<void()> fn) {
 
 void App::every(std::string name, int interval_ms, std::function<void()> fn) {
   periodic_.push_back({std::move(name), std::max(1, interval_ms), std::move(fn)});
+}
+
+void App::background(std::string name, std::function<void(std::stop_token)> fn) {
+  background_.emplace_back(std::move(name), std::move(fn));
 }
 
 void App::readiness_check(std::string name, std::function<bool()> check) {
@@ -627,6 +707,9 @@ int App::run() {
     }
   } stop_tasks{stop_mutex, stop_cv, stopping, tasks};
 
+  BackgroundThreads background(server, *log_);
+  for (const auto& [name, fn] : background_) background.start(name, fn);
+
   int code = server.run([&] {
     log_->info("listening",
                {{"port", server.port()},
@@ -638,6 +721,13 @@ int App::run() {
     // The grace period ended with a handler still running (a call that ignored its deadline):
     // it cannot be joined, so the process ends here. Its transaction dies with the connection.
     log_->error("drain grace expired with handlers still running; exiting",
+                {{"shutdownGraceMs", config_.shutdown_grace_ms}});
+    std::_Exit(0);
+  }
+  if (!background.finish(config_.shutdown_grace_ms)) {
+    // Background work that ignores its stop past the grace (a call without a deadline): the
+    // same way out. A queue item in hand is taken over by another instance after its lease.
+    log_->error("drain grace expired with background work still running; exiting",
                 {{"shutdownGraceMs", config_.shutdown_grace_ms}});
     std::_Exit(0);
   }

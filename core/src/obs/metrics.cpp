@@ -3,6 +3,7 @@
 
 #include <prometheus/client_metric.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
@@ -26,7 +27,34 @@ struct Metrics::Impl {
   std::unordered_map<std::string, prometheus::Family<prometheus::Counter>*> custom_families;
   std::unordered_map<std::string, prometheus::Counter*> custom_series;
   std::vector<CounterSource> sources;  // guarded by `mutex`
+  std::unordered_map<std::string, prometheus::Family<prometheus::Gauge>*> gauge_families;
+  std::unordered_map<std::string, prometheus::Gauge*> gauge_series;
+  std::unordered_map<std::string, prometheus::Family<prometheus::Histogram>*> histogram_families;
+  std::unordered_map<std::string, prometheus::Histogram*> histogram_series;
 };
+
+namespace {
+
+// The series `name{label=value}` of a family built on first use by `builder`; the caller holds
+// Impl::mutex. `add_args` follow the labels in Family::Add (a histogram's buckets).
+template <class Metric, class Builder, class... AddArgs>
+Metric* series_of(std::unordered_map<std::string, prometheus::Family<Metric>*>& families,
+                  std::unordered_map<std::string, Metric*>& series, prometheus::Registry& registry,
+                  Builder builder, const std::string& name, const std::string& help,
+                  const std::string& label, const std::string& value, const AddArgs&... add_args) {
+  std::string key = name + '\0' + label + '\0' + value;
+  auto it = series.find(key);
+  if (it != series.end()) return it->second;
+  auto fit = families.find(name);
+  if (fit == families.end()) {
+    fit = families.emplace(name, &builder.Name(name).Help(help).Register(registry)).first;
+  }
+  Metric* metric = &fit->second->Add({{label, value}}, add_args...);
+  series.emplace(std::move(key), metric);
+  return metric;
+}
+
+}  // namespace
 
 Metrics::Metrics(std::string service) : impl_(std::make_unique<Impl>()) {
   impl_->service = std::move(service);
@@ -104,6 +132,30 @@ void Metrics::increment(const std::string& name, const std::string& help, const 
 void Metrics::add_counter_source(CounterSource source) {
   std::lock_guard lock(impl_->mutex);
   impl_->sources.push_back(std::move(source));
+}
+
+void Metrics::observe(const std::string& name, const std::string& help, const std::string& label,
+                      const std::string& value, double seconds) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets{
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  prometheus::Histogram* histogram;
+  {
+    std::lock_guard lock(impl_->mutex);
+    histogram = series_of(impl_->histogram_families, impl_->histogram_series, *impl_->registry,
+                          prometheus::BuildHistogram(), name, help, label, value, kBuckets);
+  }
+  histogram->Observe(seconds);
+}
+
+void Metrics::set_gauge(const std::string& name, const std::string& help, const std::string& label,
+                        const std::string& value, double amount) {
+  prometheus::Gauge* gauge;
+  {
+    std::lock_guard lock(impl_->mutex);
+    gauge = series_of(impl_->gauge_families, impl_->gauge_series, *impl_->registry,
+                      prometheus::BuildGauge(), name, help, label, value);
+  }
+  gauge->Set(amount);
 }
 
 std::string Metrics::render() const {

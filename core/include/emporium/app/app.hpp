@@ -22,7 +22,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace emporium {
@@ -106,6 +108,12 @@ class App {
   // Runs `fn` every `interval_ms` on its own background thread from run()
   // (e.g. a reservation sweeper) until the server has drained. Exceptions are logged, never fatal.
   void every(std::string name, int interval_ms, std::function<void()> fn);
+  // Runs `fn` on its own thread from run(), for work that loops until told to stop (a database
+  // queue's worker, queue/worker.hpp). `stop` is requested as soon as the server starts
+  // draining, so no new work is taken while in-flight requests finish; run() then waits for
+  // `fn` to return until SHUTDOWN_GRACE_MS after the drain began, and past that ends the process
+  // as it does for a handler stuck past the grace. Exceptions are logged, never fatal.
+  void background(std::string name, std::function<void(std::stop_token)> fn);
   // Adds a readiness check. Checks run together on a background thread every
   // READY_CHECK_INTERVAL_MS (and at once after a request met an unavailable database); /readyz
   // answers from their last results on the I/O thread, so it never queues behind handlers: 503
@@ -146,6 +154,7 @@ class App {
     std::function<void()> fn;
   };
   std::vector<Periodic> periodic_;
+  std::vector<std::pair<std::string, std::function<void(std::stop_token)>>> background_;
 
   struct Readiness;  // checks, their last results, the checker's wake-up
   std::unique_ptr<Readiness> readiness_;

@@ -42,6 +42,13 @@ class Metrics {
   // registry already has. `source` is called on the scraping thread, so it must be cheap and
   // thread-safe, and own what it reads (it may outlive the component).
   void add_counter_source(CounterSource source);
+  // Records `seconds` in a service histogram `name{label=value}` (created on first use), with
+  // buckets from 5 ms to 60 s, for background work (a queue handler calling a provider).
+  void observe(const std::string& name, const std::string& help, const std::string& label,
+               const std::string& value, double seconds);
+  // Sets a service gauge `name{label=value}` (created on first use).
+  void set_gauge(const std::string& name, const std::string& help, const std::string& label,
+                 const std::string& value, double amount);
   // Prometheus text exposition format.
   std::string render() const;
   prometheus::Registry& registry();
