@@ -1,5 +1,7 @@
 // Store currency and prices: exponents from the code, exact reading of JSON and query prices at
-// any magnitude, and printing that reads back to the same minor units.
+// any magnitude, and printing that reads back to the same minor units. Checked totals: exact at
+// the DESIGN §5 caps, MoneyOverflow (never a wrapped value) past the 64-bit range.
+#include "emporium/money/arithmetic.hpp"
 #include "emporium/money/currency.hpp"
 
 #include <gtest/gtest.h>
@@ -161,6 +163,45 @@ TEST(Money, RendersMajorUnits) {
   EXPECT_EQ(dump_json(price_json(1999, jpy())), "1999");
   EXPECT_EQ(price_json(1999, usd()), Json(19.99));
   EXPECT_EQ(price_json(1999, jpy()), Json(1999));
+}
+
+// DESIGN §5 caps: a price of 99,999,999.99, 1000 units a line, 100 lines.
+constexpr std::int64_t kMaxPrice = 9'999'999'999;
+constexpr std::int64_t kMaxQuantity = 1000;
+constexpr std::size_t kMaxLines = 100;
+
+TEST(MoneyArithmetic, LineTotalsAndSumsAreExactAtTheCaps) {
+  EXPECT_EQ(line_total(1999, 3), 5997);
+  EXPECT_EQ(line_total(0, kMaxQuantity), 0);
+  EXPECT_EQ(line_total(kMaxPrice, kMaxQuantity), 9'999'999'999'000);
+  EXPECT_EQ(add_money(5997, 3), 6000);
+  EXPECT_EQ(sum_line_totals({}), 0);
+  const std::vector<LineAmount> largest(kMaxLines, LineAmount{kMaxPrice, kMaxQuantity});
+  EXPECT_EQ(sum_line_totals(largest), 999'999'999'900'000);
+  // The largest total prints exactly in major units (it is below 2^53).
+  EXPECT_EQ(dump_json(price_json(999'999'999'900'000, usd())), "9999999999000");
+  EXPECT_EQ(dump_json(price_json(999'999'999'900'001, usd())), "9999999999000.01");
+  const std::vector<LineAmount> mixed = {{1999, 2}, {105, 1000}, {kMaxPrice, 1}};
+  EXPECT_EQ(sum_line_totals(mixed), 3998 + 105'000 + kMaxPrice);
+}
+
+TEST(MoneyArithmetic, OverflowThrowsInsteadOfWrapping) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  // The largest product that fits, then one unit past it.
+  EXPECT_EQ(line_total(kMax / 1000, 1000), kMax / 1000 * 1000);
+  EXPECT_THROW(line_total(kMax / 1000 + 1, 1000), MoneyOverflow);
+  EXPECT_THROW(line_total(kMaxPrice, 1'000'000'000), MoneyOverflow);  // a reservation's line cap
+  EXPECT_THROW(line_total(std::numeric_limits<std::int64_t>::min(), -1), MoneyOverflow);
+  EXPECT_EQ(add_money(kMax - 1, 1), kMax);
+  EXPECT_THROW(add_money(kMax, 1), MoneyOverflow);
+  // Lines that fit one by one but not together.
+  const std::vector<LineAmount> lines = {{kMax / 2, 1}, {kMax / 2, 1}, {2, 1}};
+  EXPECT_THROW(sum_line_totals(lines), MoneyOverflow);
+  // Far beyond the caps: 100 lines of 10^7 units at the largest price.
+  const std::vector<LineAmount> beyond(kMaxLines, LineAmount{kMaxPrice, 10'000'000});
+  EXPECT_THROW(sum_line_totals(beyond), MoneyOverflow);
+  // It is a logic error (a broken invariant, a logged 500), never an HttpError.
+  EXPECT_THROW(line_total(kMax, 2), std::logic_error);
 }
 
 }  // namespace

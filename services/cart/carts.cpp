@@ -1,6 +1,7 @@
 #include "carts.hpp"
 
 #include <emporium/error/errors.hpp>
+#include <emporium/util/ids.hpp>
 #include <emporium/util/time.hpp>
 
 #include <algorithm>
@@ -19,12 +20,15 @@ HttpError line_not_found() {
   return not_found("Item not found in cart");
 }
 
+using db::Tx;
+using db::TxKind;
+
 }  // namespace
 
 Carts::Carts(db::Database& db, std::shared_ptr<catalog::ProductCatalog> catalog,
-             const obs::Logger* log, obs::Metrics* metrics, Clock clock,
-             store::CartStore::IdGenerator new_id)
-    : store_(db, std::move(new_id)),
+             const obs::Logger* log, obs::Metrics* metrics, Clock clock, IdGenerator new_id)
+    : db_(db),
+      new_id_(new_id ? std::move(new_id) : IdGenerator(&new_object_id)),
       catalog_(std::move(catalog)),
       log_(log),
       metrics_(metrics),
@@ -48,8 +52,12 @@ domain::PricedCart Carts::add(std::string_view user_id, const std::string& produ
   }
   if (!product) throw not_found("Product not found");
 
-  const store::AddOutcome outcome = store_.add_line(
-      user_id, store::NewLine{product->id, quantity, product->name, product->price}, clock_());
+  const store::NewLine line{product->id, quantity, product->name, product->price};
+  const std::string new_cart_id = new_id_();  // outside the transaction: a retry reuses it
+  const std::int64_t now = clock_();
+  const store::AddOutcome outcome = db_.with_tx(TxKind::WriteCommitted, [&](Tx& tx) {
+    return store::add_line(tx, user_id, line, new_cart_id, now);
+  });
   switch (outcome.result) {
     case store::AddResult::Added: break;
     case store::AddResult::QuantityCapped: {
@@ -87,33 +95,59 @@ domain::PricedCart Carts::price(const domain::Cart& cart, const catalog::CallCon
   return domain::price_cart(cart, current);
 }
 
+std::optional<domain::Cart> Carts::find(std::string_view user_id) {
+  return db_.with_tx(TxKind::Read, [&](Tx& tx) { return store::find_by_user(tx, user_id); });
+}
+
 domain::PricedCart Carts::get(std::string_view user_id, const catalog::CallContext& context) {
-  const auto cart = store_.find_by_user(user_id);
+  const auto cart = find(user_id);
   if (!cart) throw cart_not_found();
   return price(*cart, context);
 }
 
-domain::PricedCart Carts::remove(std::string_view user_id, std::string_view product_id,
-                                 const catalog::CallContext& context) {
-  const store::ChangeOutcome outcome = store_.remove_line(user_id, product_id, clock_());
-  if (outcome.result == store::ChangeResult::NoCart) throw cart_not_found();
-  return price(*outcome.cart, context);
-}
-
-domain::PricedCart Carts::set_quantity(std::string_view user_id, std::string_view product_id,
-                                       std::int64_t quantity, const catalog::CallContext& context) {
-  const store::ChangeOutcome outcome = store_.set_quantity(user_id, product_id, quantity, clock_());
+domain::PricedCart Carts::change(const Change& fn, const catalog::CallContext& context) {
+  const std::int64_t now = clock_();
+  const store::ChangeOutcome outcome =
+      db_.with_tx(TxKind::Write, [&](Tx& tx) { return fn(tx, now); });
   if (outcome.result == store::ChangeResult::NoCart) throw cart_not_found();
   if (outcome.result == store::ChangeResult::NoLine) throw line_not_found();
   return price(*outcome.cart, context);
 }
 
+domain::PricedCart Carts::remove(std::string_view user_id, std::string_view product_id,
+                                 const catalog::CallContext& context) {
+  return change(
+      [&](Tx& tx, std::int64_t now) { return store::remove_line(tx, user_id, product_id, now); },
+      context);
+}
+
+domain::PricedCart Carts::set_quantity(std::string_view user_id, std::string_view product_id,
+                                       std::int64_t quantity, const catalog::CallContext& context) {
+  return change(
+      [&](Tx& tx, std::int64_t now) {
+        return store::set_quantity(tx, user_id, product_id, quantity, now);
+      },
+      context);
+}
+
+domain::PricedCart Carts::deduct(std::string_view user_id,
+                                 const std::vector<domain::Deduction>& items,
+                                 const catalog::CallContext& context) {
+  return change(
+      [&](Tx& tx, std::int64_t now) { return store::deduct_lines(tx, user_id, items, now); },
+      context);
+}
+
 void Carts::clear(std::string_view user_id) {
-  store_.delete_cart(user_id);
+  db_.with_tx(TxKind::Write, [&](Tx& tx) { store::delete_cart(tx, user_id); });
+}
+
+void Carts::require_cart(std::string_view user_id) {
+  if (!find(user_id)) throw cart_not_found();
 }
 
 void Carts::require_line(std::string_view user_id, std::string_view product_id) {
-  const auto cart = store_.find_by_user(user_id);
+  const auto cart = find(user_id);
   if (!cart) throw cart_not_found();
   const bool present = std::any_of(cart->lines.begin(), cart->lines.end(),
                                    [&](const auto& line) { return line.product_id == product_id; });

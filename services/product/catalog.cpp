@@ -187,21 +187,27 @@ Catalog::ReserveOutcome Catalog::reserve(const domain::ReserveRequest& request) 
         r.kind = ReservationKind::Reserve;
         r.state = ReservationState::Held;
         r.items_hash = hash;
-        r.lines = request.lines;
         r.created_at_ms = now_ms;
         r.expires_at_ms = now_ms + options_.reservation_ttl_ms;
         // The row first: a concurrent request with the same id waits on it, then fails on the
         // primary key and replays this one.
         store::insert_reservation(tx, r, now_ms);
         // Lines are sorted by product id: rows are locked in one global order (no deadlocks).
+        // Each hold reads the name and price it holds at; they are stored with the line.
         std::vector<domain::ShortLine> shorts;
-        for (const auto& line : r.lines) {
-          if (shorts.empty() && store::hold_stock(tx, line.product_id, line.quantity)) continue;
+        for (const auto& line : request.lines) {
+          if (shorts.empty()) {
+            if (auto held = store::hold_stock(tx, line.product_id, line.quantity)) {
+              r.lines.push_back(std::move(*held));
+              continue;
+            }
+          }
           const std::int64_t available = store::available_stock(tx, line.product_id);
           if (!shorts.empty() && available >= line.quantity) continue;
           shorts.push_back({line.product_id, line.quantity, std::max<std::int64_t>(0, available)});
         }
         if (!shorts.empty()) throw short_stock(shorts);  // rolls back every hold
+        for (const auto& line : r.lines) store::insert_reservation_line(tx, r.id, line);
         return {std::move(r), false};
       });
     } catch (const db::UniqueViolation&) {
@@ -279,19 +285,19 @@ Catalog::DeductOutcome Catalog::deduct(std::string_view product_id,
         r.kind = ReservationKind::Deduct;
         r.state = ReservationState::Committed;
         r.items_hash = hash;
-        r.lines = lines;
         r.created_at_ms = now_ms;
         r.expires_at_ms = now_ms;
         // The row first, as in reserve(): a concurrent twin waits on it, then replays this one.
         store::insert_reservation(tx, r, now_ms);
-        const auto stock = store::deduct_stock(tx, product_id, request.quantity);
-        if (!stock) {
+        const auto taken = store::deduct_stock(tx, product_id, request.quantity);
+        if (!taken) {
           if (!store::find_product(tx, product_id)) throw not_found(kProductNotFound);
           throw short_stock({{std::string(product_id), request.quantity,
                               std::max<std::int64_t>(0, store::available_stock(tx, product_id))}});
         }
-        store::set_stock_after(tx, r.id, *stock);
-        return {std::string(product_id), *stock};
+        store::insert_reservation_line(tx, r.id, taken->line);
+        store::set_stock_after(tx, r.id, taken->stock_after);
+        return {std::string(product_id), taken->stock_after};
       });
     } catch (const db::UniqueViolation&) {
       if (attempt >= kInsertRaceAttempts)

@@ -1,8 +1,11 @@
 """shopping-cart-service through the gateway (API.md cart section): owner-only carts, concurrent
 adds that never lose a line, current prices and unavailable lines, the 100-line limit and the
-cart's removal. The cart instance calls both product-service instances."""
+cart's removal; the internal deduct route order-service calls. The cart instance calls both
+product-service instances."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -10,6 +13,7 @@ from support.api import register
 from support.catalog import (CART_FIELDS, Concurrent, admin_token, create_product, internal, mint, object_id,
                              reserve, statuses, tag)
 from support.client import assert_problem, body, error_fields
+from support.stack import wait_for_gateway_record
 
 pytestmark = pytest.mark.services("products", "cart")
 
@@ -247,3 +251,138 @@ def test_a_cart_holds_at_most_100_lines(client, admin, stack):
     assert add(client, who, products[0]).status_code == 201
     cart = cart_of(client, who)
     assert len(cart["items"]) == 100 and products[100] not in lines(cart)
+
+# ---- the internal deduct route (DESIGN §12: a line added to the cart during checkout survives) ----
+# order-service takes the ordered quantities off a cart, directly on the cart instance with the
+# internal token. From outside, the gateway answers 404 for it and never passes it on.
+
+
+def deduct(cart_instance, stack, user_id: str, items: list[tuple[str, int]] | list, **kw):
+    lines = [{"productId": i[0], "quantity": i[1]} if isinstance(i, tuple) else i for i in items]
+    return cart_instance.post(f"/api/cart/{user_id}/deduct", headers=internal(stack), json={"items": lines},
+                              **kw)
+
+
+def quantities(cart: dict) -> dict[str, int]:
+    return {line["productId"]: line["quantity"] for line in cart["items"]}
+
+
+def added(client, who: dict, product_id: str, quantity: int) -> dict:
+    resp = add(client, who, product_id, quantity)
+    assert resp.status_code == 201, resp.text
+    return body(resp)
+
+
+def test_deduct_takes_the_ordered_units_and_keeps_the_rest(stack, client, admin, shopper):
+    cart_instance = stack.direct(0, "cart")
+    a = create_product(client, admin, price=4.25, stock=50)["_id"]
+    b = create_product(client, admin, price=10, stock=50)["_id"]
+    c = create_product(client, admin, price=1.5, stock=50)["_id"]
+    added(client, shopper, a, 5)
+    added(client, shopper, b, 2)
+    before = added(client, shopper, c, 1)
+
+    # The cart has 5 of a, the order took 2 (sent as 1 + 1): 3 remain. b is ordered whole and goes;
+    # a product the cart does not hold is ignored.
+    resp = deduct(cart_instance, stack, shopper["id"], [(a, 1), (b, 2), (object_id(), 4), (a, 1)])
+    assert resp.status_code == 200, resp.text
+    doc = body(resp)
+    assert quantities(doc) == {a: 3, c: 1}, doc
+    assert [line["productId"] for line in doc["items"]] == [a, c]
+    assert doc["subtotal"] == 14.25
+    assert doc["__v"] == before["__v"] + 1
+    assert doc["userId"] == shopper["id"]
+    # The owner reads the same cart through the gateway.
+    seen = body(client.get(f"/api/cart/{shopper['id']}", token=shopper["token"]))
+    assert seen["items"] == doc["items"] and seen["subtotal"] == 14.25
+
+    # More than a line holds removes it; the cart stays, empty.
+    resp = deduct(cart_instance, stack, shopper["id"], [(a, 1000), (c, 1)])
+    assert resp.status_code == 200, resp.text
+    assert body(resp)["items"] == [] and body(resp)["subtotal"] == 0
+    assert client.get(f"/api/cart/{shopper['id']}", token=shopper["token"]).status_code == 200
+
+
+def test_deduct_without_a_cart_is_404_and_fields_are_named(stack, client, admin, shopper):
+    cart_instance = stack.direct(0, "cart")
+    p = create_product(client, admin, stock=5)["_id"]
+    # No cart: 404 Cart not found (order-service reads it as nothing to remove), before any 400.
+    doc = assert_problem(deduct(cart_instance, stack, shopper["id"], [(p, 1)]), 404)
+    assert doc["detail"] == "Cart not found"
+    assert_problem(deduct(cart_instance, stack, shopper["id"], [(p, 0)]), 404)
+    assert_problem(deduct(cart_instance, stack, "not-an-id", [(p, 1)]), 404)
+
+    added(client, shopper, p, 4)
+    cases = [
+        ([], {"items"}),
+        ([(p, 0)], {"items[0].quantity"}),
+        ([(p, 1001)], {"items[0].quantity"}),
+        ([(p, 1), {"productId": "nothex", "quantity": "2"}], {"items[1].productId", "items[1].quantity"}),
+        ([5], {"items[0]"}),
+        ([(p, 1)] * 101, {"items"}),
+    ]
+    for items, fields in cases:
+        doc = assert_problem(deduct(cart_instance, stack, shopper["id"], items), 400)
+        assert error_fields(doc) == fields, (items[:2], doc)
+    resp = cart_instance.post(f"/api/cart/{shopper['id']}/deduct", headers=internal(stack), json={})
+    assert error_fields(assert_problem(resp, 400)) == {"items"}
+    # Nothing above changed the cart.
+    assert quantities(body(client.get(f"/api/cart/{shopper['id']}", token=shopper["token"]))) == {p: 4}
+
+
+def test_deduct_needs_the_internal_token(stack, client, admin, shopper):
+    cart_instance = stack.direct(0, "cart")
+    p = create_product(client, admin, stock=5)["_id"]
+    added(client, shopper, p, 3)
+    path = f"/api/cart/{shopper['id']}/deduct"
+    payload = {"items": [{"productId": p, "quantity": 1}]}
+    assert_problem(cart_instance.post(path, json=payload), 401)
+    assert_problem(cart_instance.post(path, json=payload, headers={"X-Internal-Token": "wrong" * 8}), 401)
+    # Not even the owner or an admin, on the instance itself.
+    assert_problem(cart_instance.post(path, json=payload, token=shopper["token"]), 403)
+    assert_problem(cart_instance.post(path, json=payload, token=admin), 403)
+    assert quantities(body(client.get(path.removesuffix("/deduct"), token=shopper["token"]))) == {p: 3}
+
+
+@pytest.mark.parametrize("suffix", ["deduct", "deduct/", "DEDUCT", "Deduct", "%64educt"])
+def test_the_gateway_refuses_deduct_from_outside(stack, client, admin, shopper, suffix):
+    p = create_product(client, admin, stock=5)["_id"]
+    added(client, shopper, p, 3)
+    path = f"/api/cart/{shopper['id']}/{suffix}"
+    payload = {"items": [{"productId": p, "quantity": 3}]}
+    # With the internal token (blanked by the gateway anyway), the owner's or an admin's token.
+    for headers, token in ((internal(stack), None), ({}, shopper["token"]), ({}, admin)):
+        rid = "deduct-" + os.urandom(6).hex()
+        resp = client.post(path, json=payload, token=token, headers={**headers, "X-Request-ID": rid})
+        doc = assert_problem(resp, 404)
+        assert doc["requestId"] == rid
+        rec = wait_for_gateway_record(stack, rid)
+        assert rec is not None and rec["upstream"] == "", f"{path} was passed upstream: {rec}"
+    assert quantities(body(client.get(f"/api/cart/{shopper['id']}", token=shopper["token"]))) == {p: 3}
+
+
+def test_adds_racing_deducts_keep_every_added_unit(stack, client, admin, shopper):
+    """The shopper keeps adding while orders deduct: no added unit is lost, no deducted unit comes
+    back (the line never reaches 0, so the interleaving cannot change the result)."""
+    a = create_product(client, admin, price=2, stock=1000)["_id"]
+    added(client, shopper, a, 100)
+    uid, token = shopper["id"], shopper["token"]
+    cart_url = stack.carts[0].url
+    headers = internal(stack)
+
+    def adding(c):
+        return c.post(f"/api/cart/{uid}/add", token=token, json={"productId": a, "quantity": 2}, expect_5xx=True)
+
+    def deducting(c):
+        return c.post(f"/api/cart/{uid}/deduct", headers=headers, expect_5xx=True,
+                      json={"items": [{"productId": a, "quantity": 1}]})
+
+    runner = Concurrent()
+    calls = [(stack.url, adding) if i % 2 == 0 else (cart_url, deducting) for i in range(40)]
+    responses = runner.run(calls)
+    assert not runner.errors, runner.errors[:5]
+    counts = statuses(responses[0::2])
+    assert counts == {201: 20}, counts
+    assert statuses(responses[1::2]) == {200: 20}
+    cart = body(client.get(f"/api/cart/{uid}", token=token))
+    assert quantities(cart) == {a: 100 + 2 * 20 - 20}, cart

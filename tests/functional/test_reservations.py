@@ -27,6 +27,11 @@ def instances(stack) -> list[Client]:
     return [stack.direct(i, "products") for i in range(len(stack.products))]
 
 
+def held_line(product: dict, quantity: int) -> dict:
+    """A reservation line as product-service answers it: with the name and price held."""
+    return {"productId": product["_id"], "quantity": quantity, "name": product["name"], "price": product["price"]}
+
+
 def test_two_product_instances_run(stack):
     assert len(stack.products) == 2
 
@@ -80,7 +85,7 @@ def test_200_concurrent_one_unit_reservations_against_50_hold_exactly_50(stack, 
     for i, r in enumerate(responses):
         doc = body(r)
         if r.status_code == 201:
-            assert doc["reservationId"] == f"conc-{run}-{i}" and doc["items"] == [{"productId": pid, "quantity": 1}]
+            assert doc["reservationId"] == f"conc-{run}-{i}" and doc["items"] == [held_line(p, 1)]
         else:
             assert doc.get("code") == "out_of_stock", doc
             assert doc["shortLines"] == [{"productId": pid, "requested": 1, "available": 0}], doc
@@ -102,8 +107,9 @@ def test_200_concurrent_one_unit_reservations_against_50_hold_exactly_50(stack, 
 
 
 def test_a_multi_line_reservation_with_one_short_line_holds_nothing(stack, client, admin, instances):
-    a = create_product(client, admin, stock=5)["_id"]
-    b = create_product(client, admin, stock=2)["_id"]
+    a_doc = create_product(client, admin, stock=5)
+    b_doc = create_product(client, admin, stock=2)
+    a, b = a_doc["_id"], b_doc["_id"]
     c = create_product(client, admin, stock=9)["_id"]
     ghost = object_id()
     resp = reserve(instances[0], stack, "multi-" + tag(), [(a, 2), (b, 3), (c, 1)])
@@ -126,8 +132,7 @@ def test_a_multi_line_reservation_with_one_short_line_holds_nothing(stack, clien
     resp = reserve(instances[1], stack, rid, [(b, 1), (a, 2), (b, 1)])
     assert resp.status_code == 201, resp.text
     doc = body(resp)
-    assert sorted(doc["items"], key=lambda x: x["productId"]) == sorted(
-        [{"productId": b, "quantity": 2}, {"productId": a, "quantity": 2}], key=lambda x: x["productId"])
+    assert doc["items"] == sorted([held_line(b_doc, 2), held_line(a_doc, 2)], key=lambda x: x["productId"])
     assert doc["reservationId"] == rid and doc["expiresAt"]
     assert [stock_of(client, x) for x in (a, b, c)] == [3, 0, 9]
 
@@ -185,6 +190,34 @@ def test_a_retried_reserve_gets_the_same_answer_and_changes_stock_once(stack, cl
     resp = reserve(instances[0], stack, rid, [(p, 2), (q, 1)])
     assert resp.status_code in (201, 409), resp.text
     assert (stock_of(client, p), stock_of(client, q)) == (10, 10), "a released reservation came back"
+
+
+def test_the_price_held_survives_a_price_change(stack, client, admin, instances):
+    """DESIGN §12: the price charged is the price held. A replay of the reservation and its commit,
+    on either instance, answer with the name and price read when the units were held."""
+    p = create_product(client, admin, price=19.99, stock=10, name=f"Mug {tag()}")
+    q = create_product(client, admin, price=1050, stock=10)
+    rid = "price-" + tag()
+    first = reserve(instances[0], stack, rid, [(q["_id"], 1), (p["_id"], 2)])
+    assert first.status_code == 201, first.text
+    held = sorted([held_line(p, 2), held_line(q, 1)], key=lambda x: x["productId"])
+    assert body(first)["items"] == held
+    assert body(first)["currency"] == p["currency"]
+
+    resp = client.put(f"/api/products/{p['_id']}", token=admin,
+                      json={"price": 24.5, "name": "Renamed " + tag(), "__v": p["__v"]})
+    assert resp.status_code == 200, resp.text
+    assert body(resp)["price"] == 24.5
+    again = reserve(instances[1], stack, rid, [(p["_id"], 2), (q["_id"], 1)])
+    assert again.status_code == 201, again.text
+    assert body(again) == body(first)
+    # A new reservation holds at the new price.
+    other = reserve(instances[1], stack, "price-" + tag(), [(p["_id"], 1)])
+    assert other.status_code == 201 and body(other)["items"][0]["price"] == 24.5, other.text
+    for d in instances:
+        committed = commit(d, stack, rid)
+        assert committed.status_code == 200, committed.text
+        assert body(committed)["items"] == held and body(committed)["state"] == "committed"
 
 
 def test_commit_twice_changes_stock_once(stack, client, admin, instances):

@@ -1,5 +1,8 @@
 #include "domain/cart.hpp"
 
+#include <emporium/money/arithmetic.hpp>
+
+#include <algorithm>
 #include <unordered_map>
 
 namespace emporium::cart::domain {
@@ -21,10 +24,24 @@ PricedLine from_snapshot(const CartLine& line) {
 
 }  // namespace
 
+std::vector<Deduction> merge_deductions(std::vector<Deduction> deductions) {
+  std::sort(deductions.begin(), deductions.end(),
+            [](const Deduction& a, const Deduction& b) { return a.product_id < b.product_id; });
+  std::vector<Deduction> out;
+  for (auto& d : deductions) {
+    if (!out.empty() && out.back().product_id == d.product_id) {
+      out.back().quantity += d.quantity;
+    } else {
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
 std::int64_t subtotal(const std::vector<PricedLine>& lines) {
   std::int64_t total = 0;
   for (const auto& line : lines) {
-    if (line.available) total += line.price * line.quantity;
+    if (line.available) total = add_money(total, line_total(line.price, line.quantity));
   }
   return total;
 }

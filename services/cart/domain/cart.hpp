@@ -20,6 +20,16 @@ inline constexpr std::int64_t kMaxLines = 100;
 // Quantity of an add when the body has none.
 inline constexpr std::int64_t kDefaultAddQuantity = 1;
 
+// Units of a product to take off a cart (an order placed them): quantity ≥ 1.
+struct Deduction {
+  std::string product_id;
+  std::int64_t quantity = 0;
+};
+
+// Sums the quantities of deductions naming the same product; the result is sorted by product id,
+// the order the lines are changed in.
+std::vector<Deduction> merge_deductions(std::vector<Deduction> deductions);
+
 // A stored line: the product's name and price (cents) as they were when the line was last added to.
 struct CartLine {
   std::string product_id;
@@ -65,8 +75,10 @@ struct PricedCart {
   bool stale = false;  // product-service could not be asked: stored prices, availability unknown
 };
 
-// Σ price × quantity over the available lines, in minor units. Cannot overflow: 100 lines ×
-// 1000 units × 9,999,999,999 cents < 2^63.
+// Σ price × quantity over the available lines, in minor units, with core's checked arithmetic
+// (emporium/money/arithmetic.hpp): within the caps (100 lines × 1000 units × 9,999,999,999 cents)
+// it is exact; a line beyond them that would overflow throws MoneyOverflow (a logged 500), never a
+// wrapped subtotal.
 std::int64_t subtotal(const std::vector<PricedLine>& lines);
 
 // Prices `cart` against `current`, the products product-service returned for the cart's lines

@@ -53,17 +53,10 @@ Response add(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Refused);
   const Json& body = object_body(request);
   FieldErrors errors;
-  std::string product_id;
-  if (const auto it = body.find("productId"); it == body.end() || it->is_null()) {
-    errors.add("productId", "productId is required");
-  } else if (!it->is_string() || !is_object_id(it->get_ref<const std::string&>())) {
-    errors.add("productId", "productId must be a 24-character hexadecimal id");
-  } else {
-    product_id = it->get<std::string>();
-  }
+  const auto product_id = dto::read_product_id(body, "productId", errors);
   const auto quantity = read_integer(body, "quantity", errors, 1, domain::kMaxLineQuantity);
   errors.throw_if_any();
-  const auto cart = carts.add(user_id, product_id, quantity.value_or(domain::kDefaultAddQuantity),
+  const auto cart = carts.add(user_id, *product_id, quantity.value_or(domain::kDefaultAddQuantity),
                               context_of(request));
   return Response::json(201, dto::cart_json(cart, currency));
 }
@@ -96,6 +89,21 @@ Response update(Carts& carts, const Currency& currency, Request& request) {
                           currency));
 }
 
+// Internal (order-service): takes the ordered quantities off the cart. A user without a cart is
+// 404, before any 400 (DESIGN §4 check order), which order-service reads as "nothing to remove".
+Response deduct(Carts& carts, const Currency& currency, Request& request) {
+  const std::string user_id = cart_owner(request, InternalCallers::Allowed);
+  const Json& body = object_body(request);
+  FieldErrors errors;
+  const auto items = dto::read_deductions(body, errors);
+  if (!errors.empty()) {
+    carts.require_cart(user_id);  // 404 before 400
+    errors.throw_if_any();
+  }
+  return Response::json(
+      200, dto::cart_json(carts.deduct(user_id, *items, context_of(request)), currency));
+}
+
 Response clear(Carts& carts, Request& request) {
   carts.clear(cart_owner(request, InternalCallers::Allowed));
   return Response::no_content();
@@ -119,6 +127,10 @@ void register_cart_handlers(App& app, const std::shared_ptr<Carts>& carts,
   app.route(Method::Put, "/api/cart/:userId/update/:productId",
             [carts, currency](Request& r) { return update(*carts, currency, r); },
             {Access::User, true});
+  // Only the internal token may deduct; the gateway refuses any path with `deduct` from outside.
+  app.route(Method::Post, "/api/cart/:userId/deduct",
+            [carts, currency](Request& r) { return deduct(*carts, currency, r); },
+            {Access::Internal, true});
   app.route(Method::Delete, "/api/cart/:userId", [carts](Request& r) { return clear(*carts, r); },
             {Access::UserOrInternal, false, http::Lane::Worker, {"order"}});
 }

@@ -2,8 +2,6 @@
 
 #include "store/sql.hpp"
 
-#include <emporium/util/ids.hpp>
-
 #include <stdexcept>
 #include <utility>
 
@@ -12,7 +10,6 @@ namespace {
 
 using db::Params;
 using db::Tx;
-using db::TxKind;
 
 std::optional<domain::Cart> read_cart(Tx& tx, std::string_view user_id) {
   const db::Result result = tx.query(sql::kSelectCartWithLines, {std::string(user_id)});
@@ -81,93 +78,109 @@ bool delete_line(Tx& tx, const std::string& cart_id, std::string_view product_id
   return true;
 }
 
+// Locks the user's cart, applies `change` (cart id -> result) and reads the cart back; NoCart,
+// with nothing changed, when the user has none.
+template <class Change>
+ChangeOutcome change_cart(Tx& tx, std::string_view user_id, Change&& change) {
+  ChangeOutcome outcome;
+  const auto cart_id = lock_cart_of(tx, user_id);
+  if (!cart_id) {
+    outcome.result = ChangeResult::NoCart;
+    return outcome;
+  }
+  outcome.result = change(*cart_id);
+  outcome.cart = read_cart(tx, user_id);
+  return outcome;
+}
+
 }  // namespace
 
-CartStore::CartStore(db::Database& db, IdGenerator new_id)
-    : db_(db), new_id_(new_id ? std::move(new_id) : IdGenerator(&new_object_id)) {}
-
-AddOutcome CartStore::add_line(std::string_view user_id, const NewLine& line, std::int64_t now_ms) {
-  const std::string new_cart_id = new_id_();
+AddOutcome add_line(Tx& tx, std::string_view user_id, const NewLine& line,
+                    const std::string& new_cart_id, std::int64_t now_ms) {
   // READ COMMITTED (PostgreSQL): the adds of one cart queue on its row's lock, taken first,
   // instead of failing each other with 40001 under REPEATABLE READ; with all of a cart's writers
   // locking it before its lines, none can change what this one reads until it commits.
-  return db_.with_tx(TxKind::WriteCommitted, [&](Tx& tx) {
-    AddOutcome outcome;
-    const auto [cart_id, created] = lock_or_create_cart(tx, user_id, new_cart_id, now_ms);
+  AddOutcome outcome;
+  const auto [cart_id, created] = lock_or_create_cart(tx, user_id, new_cart_id, now_ms);
 
-    const Params line_key{cart_id, line.product_id};
-    if (tx.exec(sql::kAddToLine, {cart_id, line.product_id, line.quantity, line.name, line.price,
-                                  domain::kMaxLineQuantity}) == 1) {
-      tx.exec(sql::kTouchCart, {cart_id, now_ms});
-    } else if (const db::Result existing = tx.query(sql::kSelectLineQuantity, line_key);
-               !existing.empty()) {
-      outcome.result = AddResult::QuantityCapped;
-      outcome.existing_quantity = existing.one().integer(0);
+  const Params line_key{cart_id, line.product_id};
+  if (tx.exec(sql::kAddToLine, {cart_id, line.product_id, line.quantity, line.name, line.price,
+                                domain::kMaxLineQuantity}) == 1) {
+    tx.exec(sql::kTouchCart, {cart_id, now_ms});
+  } else if (const db::Result existing = tx.query(sql::kSelectLineQuantity, line_key);
+             !existing.empty()) {
+    outcome.result = AddResult::QuantityCapped;
+    outcome.existing_quantity = existing.one().integer(0);
+  } else {
+    const db::Result slot = tx.query(
+        sql::kReserveLineSlot, {cart_id, now_ms, domain::kMaxLines, std::int64_t{created ? 0 : 1}});
+    if (slot.empty()) {
+      outcome.result = AddResult::TooManyLines;
     } else {
-      const db::Result slot = tx.query(sql::kReserveLineSlot, {cart_id, now_ms, domain::kMaxLines,
-                                                               std::int64_t{created ? 0 : 1}});
-      if (slot.empty()) {
-        outcome.result = AddResult::TooManyLines;
-      } else {
-        tx.exec(sql::kInsertLine, {cart_id, line.product_id, line.quantity, line.name, line.price,
-                                   slot.one().integer(0), now_ms});
+      tx.exec(sql::kInsertLine, {cart_id, line.product_id, line.quantity, line.name, line.price,
+                                 slot.one().integer(0), now_ms});
+    }
+  }
+  outcome.cart = must(read_cart(tx, user_id));
+  return outcome;
+}
+
+std::optional<domain::Cart> find_by_user(Tx& tx, std::string_view user_id) {
+  return read_cart(tx, user_id);
+}
+
+ChangeOutcome remove_line(Tx& tx, std::string_view user_id, std::string_view product_id,
+                          std::int64_t now_ms) {
+  return change_cart(tx, user_id, [&](const std::string& cart_id) {
+    return delete_line(tx, cart_id, product_id, now_ms) ? ChangeResult::Changed
+                                                        : ChangeResult::Unchanged;
+  });
+}
+
+ChangeOutcome set_quantity(Tx& tx, std::string_view user_id, std::string_view product_id,
+                           std::int64_t quantity, std::int64_t now_ms) {
+  return change_cart(tx, user_id, [&](const std::string& cart_id) {
+    if (quantity == 0) {
+      return delete_line(tx, cart_id, product_id, now_ms) ? ChangeResult::Changed
+                                                          : ChangeResult::NoLine;
+    }
+    if (tx.exec(sql::kSetLineQuantity, {cart_id, std::string(product_id), quantity}) == 0) {
+      return ChangeResult::NoLine;
+    }
+    tx.exec(sql::kTouchCart, {cart_id, now_ms});
+    return ChangeResult::Changed;
+  });
+}
+
+ChangeOutcome deduct_lines(Tx& tx, std::string_view user_id,
+                           const std::vector<domain::Deduction>& lines, std::int64_t now_ms) {
+  return change_cart(tx, user_id, [&](const std::string& cart_id) {
+    // The cart row is locked: no other writer changes its lines until this commits. A line is
+    // either reduced (it holds more than the deduction) or deleted (it holds no more): one of the
+    // two conditional statements matches a line that exists, neither an absent one.
+    bool changed = false;
+    std::int64_t removed = 0;
+    for (const auto& line : lines) {
+      const Params params{cart_id, line.product_id, line.quantity};
+      if (tx.exec(sql::kDeductFromLine, params) == 1) {
+        changed = true;
+      } else if (tx.exec(sql::kDeleteDeductedLine, params) == 1) {
+        changed = true;
+        ++removed;
       }
     }
-    outcome.cart = must(read_cart(tx, user_id));
-    return outcome;
+    if (!changed) return ChangeResult::Unchanged;
+    tx.exec(sql::kTouchCartReleasingSlots, {cart_id, now_ms, removed});
+    return ChangeResult::Changed;
   });
 }
 
-std::optional<domain::Cart> CartStore::find_by_user(std::string_view user_id) {
-  return db_.with_tx(TxKind::Read, [&](Tx& tx) { return read_cart(tx, user_id); });
-}
-
-ChangeOutcome CartStore::remove_line(std::string_view user_id, std::string_view product_id,
-                                     std::int64_t now_ms) {
-  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
-    ChangeOutcome outcome;
-    const auto cart_id = lock_cart_of(tx, user_id);
-    if (!cart_id) {
-      outcome.result = ChangeResult::NoCart;
-      return outcome;
-    }
-    outcome.result = delete_line(tx, *cart_id, product_id, now_ms) ? ChangeResult::Changed
-                                                                   : ChangeResult::Unchanged;
-    outcome.cart = read_cart(tx, user_id);
-    return outcome;
-  });
-}
-
-ChangeOutcome CartStore::set_quantity(std::string_view user_id, std::string_view product_id,
-                                      std::int64_t quantity, std::int64_t now_ms) {
-  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
-    ChangeOutcome outcome;
-    const auto cart_id = lock_cart_of(tx, user_id);
-    if (!cart_id) {
-      outcome.result = ChangeResult::NoCart;
-      return outcome;
-    }
-    bool changed = false;
-    if (quantity == 0) {
-      changed = delete_line(tx, *cart_id, product_id, now_ms);
-    } else if (tx.exec(sql::kSetLineQuantity, {*cart_id, std::string(product_id), quantity}) == 1) {
-      tx.exec(sql::kTouchCart, {*cart_id, now_ms});
-      changed = true;
-    }
-    outcome.result = changed ? ChangeResult::Changed : ChangeResult::NoLine;
-    outcome.cart = read_cart(tx, user_id);
-    return outcome;
-  });
-}
-
-bool CartStore::delete_cart(std::string_view user_id) {
-  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
-    const auto cart_id = lock_cart_of(tx, user_id);
-    if (!cart_id) return false;
-    tx.exec(sql::kDeleteCartLines, {*cart_id});
-    tx.exec(sql::kDeleteCart, {*cart_id});
-    return true;
-  });
+bool delete_cart(Tx& tx, std::string_view user_id) {
+  const auto cart_id = lock_cart_of(tx, user_id);
+  if (!cart_id) return false;
+  tx.exec(sql::kDeleteCartLines, {*cart_id});
+  tx.exec(sql::kDeleteCart, {*cart_id});
+  return true;
 }
 
 }  // namespace emporium::cart::store

@@ -1,7 +1,14 @@
-// The cart repository: each call is one transaction over store/sql.hpp statements and answers
-// with what happened and the cart as it is afterwards. The limits are enforced here, in SQL (a
-// conditional UPDATE of the cart row guards the line count, a WHERE guards the quantity sum) and by
-// CHECK constraints, so they hold under any concurrency and across instances.
+// Repository functions of shopping-cart-service: each runs store/sql.hpp statements on the
+// transaction it is given and answers with what happened and the cart as it is afterwards. The
+// caller (carts.hpp) opens the transaction, so a cart write can share it with another row (an
+// outbox row, an idempotency record). The limits are enforced here, in SQL (a conditional UPDATE
+// of the cart row guards the line count, a WHERE guards the quantity sum) and by CHECK
+// constraints, so they hold under any concurrency and across instances.
+//
+// Every write locks the cart row first (the same order everywhere, store/sql.hpp). The kind of
+// transaction each write needs is stated on it: `add_line` at db::TxKind::WriteCommitted (the adds
+// of one cart queue on its row instead of failing each other with 40001 on PostgreSQL); the other
+// writes at db::TxKind::Write; reads at any kind.
 #pragma once
 
 #include "domain/cart.hpp"
@@ -9,10 +16,10 @@
 #include <emporium/db/database.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace emporium::cart::store {
 
@@ -38,7 +45,7 @@ struct AddOutcome {
 
 enum class ChangeResult {
   Changed,
-  Unchanged,  // removing a line the cart does not have
+  Unchanged,  // removing a line the cart does not have; deducting only absent lines
   NoCart,
   NoLine,  // updating a line the cart does not have
 };
@@ -48,32 +55,34 @@ struct ChangeOutcome {
   std::optional<domain::Cart> cart;  // afterwards; unset with NoCart
 };
 
-class CartStore {
- public:
-  using IdGenerator = std::function<std::string()>;
+// Run in a db::TxKind::WriteCommitted transaction. Creates the user's cart (id `new_cart_id`,
+// chosen outside the transaction so a retry reuses it) if there is none, then adds
+// `line.quantity` units (1..1000) of the product, creating its line or adding to it; the line's
+// name and price become `line`'s.
+AddOutcome add_line(db::Tx& tx, std::string_view user_id, const NewLine& line,
+                    const std::string& new_cart_id, std::int64_t now_ms);
 
-  explicit CartStore(db::Database& db, IdGenerator new_id = {});
+std::optional<domain::Cart> find_by_user(db::Tx& tx, std::string_view user_id);
 
-  // Creates the user's cart if there is none, then adds `line.quantity` units (1..1000) of the
-  // product, creating its line or adding to it; the line's name and price become `line`'s.
-  AddOutcome add_line(std::string_view user_id, const NewLine& line, std::int64_t now_ms);
+// Run in a db::TxKind::Write transaction. Removes the product's line; removing an absent line
+// changes nothing (Unchanged).
+ChangeOutcome remove_line(db::Tx& tx, std::string_view user_id, std::string_view product_id,
+                          std::int64_t now_ms);
 
-  std::optional<domain::Cart> find_by_user(std::string_view user_id);
+// Run in a db::TxKind::Write transaction. Sets the line's quantity (0..1000); 0 removes the line.
+// NoLine when there is no such line.
+ChangeOutcome set_quantity(db::Tx& tx, std::string_view user_id, std::string_view product_id,
+                           std::int64_t quantity, std::int64_t now_ms);
 
-  // Removes the product's line; removing an absent line changes nothing (Unchanged).
-  ChangeOutcome remove_line(std::string_view user_id, std::string_view product_id,
-                            std::int64_t now_ms);
+// Run in a db::TxKind::Write transaction. Takes each of `lines` (quantities ≥ 1, one entry per
+// product, e.g. domain::merge_deductions) off the cart: a line left with 0 or fewer units is
+// removed, a product the cart does not hold is ignored, whatever the line holds beyond the
+// quantity stays. Changed bumps the version once; Unchanged when no line was touched.
+ChangeOutcome deduct_lines(db::Tx& tx, std::string_view user_id,
+                           const std::vector<domain::Deduction>& lines, std::int64_t now_ms);
 
-  // Sets the line's quantity (0..1000); 0 removes the line. NoLine when there is no such line.
-  ChangeOutcome set_quantity(std::string_view user_id, std::string_view product_id,
-                             std::int64_t quantity, std::int64_t now_ms);
-
-  // Deletes the cart and its lines; false when there was none.
-  bool delete_cart(std::string_view user_id);
-
- private:
-  db::Database& db_;
-  IdGenerator new_id_;
-};
+// Run in a db::TxKind::Write transaction. Deletes the cart and its lines; false when there was
+// none.
+bool delete_cart(db::Tx& tx, std::string_view user_id);
 
 }  // namespace emporium::cart::store

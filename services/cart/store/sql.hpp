@@ -58,6 +58,13 @@ WHERE id = $1)";
 inline constexpr std::string_view kTouchCart = R"(
 UPDATE carts SET version = version + 1, updated_at = $2 WHERE id = $1)";
 
+// A deduct's one change of the cart row: $3 lines removed give their slots back, one version bump
+// however many lines it touched.
+inline constexpr std::string_view kTouchCartReleasingSlots = R"(
+UPDATE carts
+SET line_count = line_count - $3, version = version + 1, updated_at = $2
+WHERE id = $1)";
+
 inline constexpr std::string_view kDeleteCart = R"(
 DELETE FROM carts WHERE id = $1)";
 
@@ -81,6 +88,15 @@ UPDATE cart_items SET quantity = $3 WHERE cart_id = $1 AND product_id = $2)";
 
 inline constexpr std::string_view kDeleteLine = R"(
 DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2)";
+
+// A deduct ($3 units ordered): the line keeps what it holds beyond $3 ...
+inline constexpr std::string_view kDeductFromLine = R"(
+UPDATE cart_items SET quantity = quantity - $3
+WHERE cart_id = $1 AND product_id = $2 AND quantity > $3)";
+
+// ... or, holding no more than $3, disappears.
+inline constexpr std::string_view kDeleteDeductedLine = R"(
+DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2 AND quantity <= $3)";
 
 inline constexpr std::string_view kDeleteCartLines = R"(
 DELETE FROM cart_items WHERE cart_id = $1)";

@@ -2,7 +2,11 @@
 // currency's money rules are core's: core/tests/money_test.cpp.)
 #include "domain/cart.hpp"
 
+#include <emporium/money/arithmetic.hpp>
+
 #include <gtest/gtest.h>
+
+#include <limits>
 
 namespace emporium::cart::domain {
 namespace {
@@ -33,6 +37,15 @@ TEST(Subtotal, LargestCartDoesNotOverflow) {
   std::vector<PricedLine> lines(kMaxLines,
                                 PricedLine{id_a, kMaxLineQuantity, "x", 9'999'999'999, true});
   EXPECT_EQ(subtotal(lines), 9'999'999'999LL * kMaxLineQuantity * kMaxLines);
+}
+
+// A line beyond the caps (a corrupted snapshot, another service's bug) must not wrap into a
+// plausible subtotal: the checked arithmetic throws. An unavailable line is not counted at all.
+TEST(Subtotal, OverflowThrowsInsteadOfWrapping) {
+  const std::int64_t huge = std::numeric_limits<std::int64_t>::max() / 2 + 1;
+  EXPECT_THROW(subtotal({{id_a, 2, "a", huge, true}}), MoneyOverflow);
+  EXPECT_THROW(subtotal({{id_a, 1, "a", huge, true}, {id_b, 1, "b", huge, true}}), MoneyOverflow);
+  EXPECT_EQ(subtotal({{id_a, 1, "a", 5, true}, {id_b, 2, "b", huge, false}}), 5);
 }
 
 TEST(PriceCart, CurrentPricesAndNamesReplaceTheSnapshot) {

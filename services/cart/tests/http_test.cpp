@@ -394,6 +394,98 @@ TEST_F(CartHttpTest, DeleteCart) {
   EXPECT_EQ(add_product(pen_id, 1).body["items"].size(), 1U);
 }
 
+TEST_F(CartHttpTest, DeductRemovesTheOrderedQuantities) {
+  const std::string path = "/api/cart/" + alice_ + "/deduct";
+  auto deduct = [&](const std::string& body) {
+    return call(http::Method::Post, path, internal(), body);
+  };
+  ASSERT_EQ(add_product(mug_id, 5).status, 201);
+  ASSERT_EQ(add_product(shirt_id, 2).status, 201);
+  ASSERT_EQ(add_product(pen_id, 1).status, 201);
+
+  // 5 - 2 (sent as 1 + 1: repeated products are merged) leaves 3; the Shirt line goes; a product
+  // not in the cart is ignored.
+  const Reply r = deduct(R"({"items":[{"productId":")" + mug_id + R"(","quantity":1},)" +
+                         R"({"productId":")" + shirt_id + R"(","quantity":2},)" +
+                         R"({"productId":"dddddddddddddddddddddddd","quantity":7},)" +
+                         R"({"productId":")" + mug_id + R"(","quantity":1}]})");
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  ASSERT_EQ(r.body["items"].size(), 2U);
+  EXPECT_EQ(r.body["items"][0]["productId"], mug_id);
+  EXPECT_EQ(r.body["items"][0]["quantity"], 3);
+  EXPECT_EQ(r.body["items"][1]["productId"], pen_id);
+  EXPECT_EQ(r.body["subtotal"], 61.02);  // 3 × 19.99 + 1.05
+  EXPECT_EQ(r.body["userId"], alice_);
+  EXPECT_EQ(r.body["__v"], 3);
+  EXPECT_EQ(r.body["stale"], false);
+  // What the owner reads afterwards is the same cart.
+  const Reply read = get(alice_, bearer(alice_token_));
+  EXPECT_EQ(read.body["items"], r.body["items"]);
+  // Deducting more than a line holds removes it; the emptied cart stays.
+  const Reply emptied =
+      deduct(R"({"items":[{"productId":")" + mug_id + R"(","quantity":1000},{"productId":")" +
+             pen_id + R"(","quantity":1}]})");
+  ASSERT_EQ(emptied.status, 200) << emptied.raw.body;
+  EXPECT_TRUE(emptied.body["items"].empty());
+  EXPECT_EQ(emptied.body["subtotal"], 0);
+  EXPECT_EQ(get(alice_, bearer(alice_token_)).status, 200);
+}
+
+TEST_F(CartHttpTest, DeductIsInternalAndValidatesEveryItem) {
+  const std::string path = "/api/cart/" + alice_ + "/deduct";
+  const std::string one = R"({"items":[{"productId":")" + mug_id + R"(","quantity":1}]})";
+  ASSERT_EQ(add_product(mug_id, 5).status, 201);
+  // Only the internal token: the owner and an admin may not.
+  EXPECT_EQ(call(http::Method::Post, path, bearer(alice_token_), one).status, 403);
+  EXPECT_EQ(call(http::Method::Post, path, bearer(admin_token_), one).status, 403);
+  EXPECT_EQ(call(http::Method::Post, path, {}, one).status, 401);
+  EXPECT_EQ(
+      call(http::Method::Post, path, {{"X-Internal-Token", "wrong-token-0123456789"}}, one).status,
+      401);
+  EXPECT_EQ(get(alice_, bearer(alice_token_)).body["items"][0]["quantity"], 5);
+
+  // A user without a cart, or a malformed user id: 404, before any field error.
+  Reply r = call(http::Method::Post, "/api/cart/" + bob_ + "/deduct", internal(), one);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["detail"], "Cart not found");
+  EXPECT_EQ(call(http::Method::Post, "/api/cart/" + bob_ + "/deduct", internal(), "{}").status,
+            404);
+  EXPECT_EQ(call(http::Method::Post, "/api/cart/xyz/deduct", internal(), one).status, 404);
+
+  // Every bad field is named.
+  const std::string p = R"({"productId":")" + mug_id + R"(",)";
+  const std::vector<std::pair<std::string, std::set<std::string>>> cases = {
+      {"{}", {"items"}},
+      {R"({"items":[]})", {"items"}},
+      {R"({"items":{}})", {"items"}},
+      {R"({"items":[5]})", {"items[0]"}},
+      {R"({"items":[{"quantity":1}]})", {"items[0].productId"}},
+      {R"({"items":[{"productId":"ABC","quantity":1}]})", {"items[0].productId"}},
+      {R"({"items":[)" + p + R"("quantity":0}]})", {"items[0].quantity"}},
+      {R"({"items":[)" + p + R"("quantity":1001}]})", {"items[0].quantity"}},
+      {R"({"items":[)" + p + R"("quantity":"1"}]})", {"items[0].quantity"}},
+      {R"({"items":[)" + p + R"("quantity":1.5}]})", {"items[0].quantity"}},
+      {R"({"items":[)" + p + R"("quantity":1},{"productId":5}]})",
+       {"items[1].productId", "items[1].quantity"}},
+  };
+  for (const auto& [body, fields] : cases) {
+    r = call(http::Method::Post, path, internal(), body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(r.error_fields(), fields) << body;
+  }
+  std::string many = R"({"items":[)";
+  for (int i = 0; i <= 100; ++i)
+    many += (i ? "," : "") + std::string(R"({"productId":")") + mug_id + R"(","quantity":1})";
+  r = call(http::Method::Post, path, internal(), many + "]}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_fields(), std::set<std::string>{"items"});
+  // 2.0 is an integer; nothing above changed the cart.
+  r = call(http::Method::Post, path, internal(),
+           R"({"items":[{"productId":")" + mug_id + R"(","quantity":2.0}]})");
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(r.body["items"][0]["quantity"], 3);
+}
+
 TEST_F(CartHttpTest, UnknownMethodsAndPaths) {
   EXPECT_EQ(call(http::Method::Patch, "/api/cart/" + alice_, bearer(alice_token_)).status, 405);
   EXPECT_EQ(call(http::Method::Get, "/api/cart/" + alice_ + "/add", bearer(alice_token_)).status,

@@ -18,7 +18,6 @@ namespace emporium::cart {
 namespace {
 
 using store::AddResult;
-using store::CartStore;
 using store::ChangeResult;
 using store::NewLine;
 using testing::Backend;
@@ -36,6 +35,48 @@ std::string product_id(int n) {
   std::snprintf(buffer, sizeof buffer, "%024x", n);
   return buffer;
 }
+
+// The store's functions, each in its own transaction of the kind it states (as Carts opens them).
+class CartStore {
+ public:
+  explicit CartStore(db::Database& db) : db_(db) {}
+
+  store::AddOutcome add_line(std::string_view user_id, const NewLine& line, std::int64_t now_ms) {
+    const std::string new_cart_id = new_object_id();
+    return db_.with_tx(db::TxKind::WriteCommitted, [&](db::Tx& tx) {
+      return store::add_line(tx, user_id, line, new_cart_id, now_ms);
+    });
+  }
+  std::optional<domain::Cart> find_by_user(std::string_view user_id) {
+    return db_.with_tx(db::TxKind::Read,
+                       [&](db::Tx& tx) { return store::find_by_user(tx, user_id); });
+  }
+  store::ChangeOutcome remove_line(std::string_view user_id, std::string_view product_id,
+                                   std::int64_t now_ms) {
+    return db_.with_tx(db::TxKind::Write, [&](db::Tx& tx) {
+      return store::remove_line(tx, user_id, product_id, now_ms);
+    });
+  }
+  store::ChangeOutcome set_quantity(std::string_view user_id, std::string_view product_id,
+                                    std::int64_t quantity, std::int64_t now_ms) {
+    return db_.with_tx(db::TxKind::Write, [&](db::Tx& tx) {
+      return store::set_quantity(tx, user_id, product_id, quantity, now_ms);
+    });
+  }
+  store::ChangeOutcome deduct_lines(std::string_view user_id,
+                                    const std::vector<domain::Deduction>& lines,
+                                    std::int64_t now_ms) {
+    return db_.with_tx(db::TxKind::Write,
+                       [&](db::Tx& tx) { return store::deduct_lines(tx, user_id, lines, now_ms); });
+  }
+  bool delete_cart(std::string_view user_id) {
+    return db_.with_tx(db::TxKind::Write,
+                       [&](db::Tx& tx) { return store::delete_cart(tx, user_id); });
+  }
+
+ private:
+  db::Database& db_;
+};
 
 class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -333,6 +374,113 @@ TEST_P(StoreTest, CartsOfDifferentUsersAreIndependent) {
   EXPECT_EQ(store().find_by_user(user_)->lines[0].quantity, 1);
   EXPECT_EQ(store().find_by_user(other)->lines[0].quantity, 5);
   EXPECT_NE(store().find_by_user(user_)->id, store().find_by_user(other)->id);
+}
+
+// The store writes through the caller's transaction: one transaction can hold several writes
+// (later an outbox row), and what the caller rolls back leaves no trace.
+TEST_P(StoreTest, WritesShareTheCallersTransaction) {
+  db::Database& db = database_->db();
+  const std::string other = new_object_id();
+  store().add_line(user_, line(product_id(1), 5), kT0);
+  auto deduct_and_add = [&](db::Tx& tx) {
+    EXPECT_EQ(store::deduct_lines(tx, user_, {{product_id(1), 2}}, kT0 + 1).result,
+              ChangeResult::Changed);
+    store::add_line(tx, other, line(product_id(2), 1), new_object_id(), kT0 + 1);
+    EXPECT_TRUE(store::find_by_user(tx, other));  // seen inside the transaction
+  };
+  EXPECT_THROW(db.with_tx(db::TxKind::Write,
+                          [&](db::Tx& tx) {
+                            deduct_and_add(tx);
+                            throw std::runtime_error("the caller's next write failed");
+                          }),
+               std::runtime_error);
+  EXPECT_EQ(store().find_by_user(user_)->lines[0].quantity, 5);
+  EXPECT_FALSE(store().find_by_user(other));
+
+  db.with_tx(db::TxKind::Write, deduct_and_add);
+  EXPECT_EQ(store().find_by_user(user_)->lines[0].quantity, 3);
+  EXPECT_TRUE(store().find_by_user(other));
+}
+
+TEST_P(StoreTest, DeductTakesOrderedUnitsOffAndDropsEmptiedLines) {
+  EXPECT_EQ(store().deduct_lines(user_, {{product_id(1), 1}}, kT0).result, ChangeResult::NoCart);
+  store().add_line(user_, line(product_id(1), 5), kT0);
+  store().add_line(user_, line(product_id(2), 2), kT0);
+  store().add_line(user_, line(product_id(3), 1), kT0);
+  ASSERT_EQ(store().find_by_user(user_)->version, 2);
+
+  // 5 - 2 leaves 3; 2 - 2 and 1 - 4 remove their lines; an absent product is ignored.
+  const auto outcome = store().deduct_lines(
+      user_, {{product_id(1), 2}, {product_id(2), 2}, {product_id(3), 4}, {product_id(9), 1}},
+      kT0 + 10);
+  EXPECT_EQ(outcome.result, ChangeResult::Changed);
+  ASSERT_EQ(outcome.cart->lines.size(), 1U);
+  EXPECT_EQ(outcome.cart->lines[0].product_id, product_id(1));
+  EXPECT_EQ(outcome.cart->lines[0].quantity, 3);
+  EXPECT_EQ(outcome.cart->version, 3);  // one change of the document, one bump
+  EXPECT_EQ(outcome.cart->updated_at_ms, kT0 + 10);
+
+  // Only absent lines: nothing changes, not even the version.
+  const auto absent = store().deduct_lines(user_, {{product_id(2), 1}}, kT0 + 20);
+  EXPECT_EQ(absent.result, ChangeResult::Unchanged);
+  EXPECT_EQ(absent.cart->version, 3);
+  EXPECT_EQ(absent.cart->updated_at_ms, kT0 + 10);
+
+  // The freed slots are given back: 99 more lines fit, not 101.
+  for (int i = 100; i < 199; ++i) {
+    ASSERT_EQ(store().add_line(user_, line(product_id(i), 1), kT0).result, AddResult::Added) << i;
+  }
+  EXPECT_EQ(store().add_line(user_, line(product_id(199), 1), kT0).result, AddResult::TooManyLines);
+  // The last line of a cart deducted away leaves the cart, empty.
+  const std::string other = new_object_id();
+  store().add_line(other, line(product_id(1), 1), kT0);
+  EXPECT_TRUE(store().deduct_lines(other, {{product_id(1), 1}}, kT0).cart->lines.empty());
+  EXPECT_TRUE(store().find_by_user(other));
+}
+
+// DESIGN §12: a line added or increased during checkout survives the order's deduct. Adds of the
+// same lines race the deducts, from two pools (two instances): every added unit stays and every
+// deducted unit goes, whatever the interleaving (the lines never reach 0, so the order of the
+// operations cannot change the result).
+TEST_P(StoreTest, ConcurrentAddsDuringDeductsKeepTheAddedUnits) {
+  store().add_line(user_, line(product_id(1), 100), kT0);
+  store().add_line(user_, line(product_id(2), 100), kT0);
+  auto second_db = db::Database::open(database_->url(), db::Options{.pool_size = 8});
+  CartStore second(*second_db);
+  constexpr int kPairs = 40;
+  std::atomic<int> failures{0};
+  std::latch go(2 * kPairs);
+  std::vector<std::thread> threads;
+  threads.reserve(2 * kPairs);
+  for (int i = 0; i < 2 * kPairs; ++i) {
+    threads.emplace_back([&, i] {
+      CartStore& store = i % 4 < 2 ? this->store() : second;
+      go.arrive_and_wait();
+      try {
+        if (i % 2 == 0) {
+          if (store.add_line(user_, line(product_id(1 + i / 2 % 2), 3), kT0).result !=
+              AddResult::Added) {
+            ++failures;
+          }
+        } else if (store.deduct_lines(user_, {{product_id(1), 1}, {product_id(2), 1}}, kT0)
+                       .result != ChangeResult::Changed) {
+          ++failures;
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  const auto cart = store().find_by_user(user_);
+  ASSERT_TRUE(cart);
+  ASSERT_EQ(cart->lines.size(), 2U);
+  // Each line: 100, + 3 × 20 adds, - 40 deducts.
+  EXPECT_EQ(cart->lines[0].quantity, 100 + 3 * kPairs / 2 - kPairs);
+  EXPECT_EQ(cart->lines[1].quantity, 100 + 3 * kPairs / 2 - kPairs);
+  EXPECT_EQ(cart->version, 1 + 2 * kPairs);  // created 0, second line 1, one bump per call
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::Sqlite, Backend::Postgres),

@@ -27,6 +27,17 @@ struct Line {
   bool operator==(const Line&) const = default;
 };
 
+// A line of a stored reservation: the units held and the product's name and price as they were
+// when they were held, read by the statement that held them (DESIGN §12: the price charged is the
+// price held). A replay or a commit answers with these, never with today's price.
+struct HeldLine {
+  std::string product_id;
+  std::int64_t quantity = 0;
+  std::string name;
+  std::int64_t price_minor = 0;
+  bool operator==(const HeldLine&) const = default;
+};
+
 struct ShortLine {
   std::string product_id;
   std::int64_t requested = 0;
@@ -46,7 +57,7 @@ struct Reservation {
   ReservationState state = ReservationState::Held;
   std::string release_reason;  // "released" or "expired" once released
   std::string items_hash;
-  std::vector<Line> lines;  // merged, ascending product id
+  std::vector<HeldLine> lines;  // merged, ascending product id, with their price snapshots
   std::int64_t expires_at_ms = 0;
   std::int64_t created_at_ms = 0;
   std::optional<std::int64_t> stock_after;  // deduct: the product's stock right after it

@@ -30,18 +30,22 @@ http::Response product_response(int status, const domain::Product& product,
   return response;
 }
 
-Json reservation_json(const domain::Reservation& r) {
+Json reservation_json(const domain::Reservation& r, const Currency& currency) {
   Json items = Json::array();
   for (const auto& line : r.lines) {
-    items.push_back({{"productId", line.product_id}, {"quantity", line.quantity}});
+    items.push_back({{"productId", line.product_id},
+                     {"quantity", line.quantity},
+                     {"name", line.name},
+                     {"price", price_json(line.price_minor, currency)}});
   }
   return Json{{"reservationId", r.id},
               {"items", std::move(items)},
+              {"currency", currency.code},
               {"expiresAt", iso8601(r.expires_at_ms)}};
 }
 
-Json reservation_state_json(const domain::Reservation& r) {
-  Json out = reservation_json(r);
+Json reservation_state_json(const domain::Reservation& r, const Currency& currency) {
+  Json out = reservation_json(r, currency);
   out["state"] = std::string(domain::state_name(r.state));
   return out;
 }

@@ -21,10 +21,11 @@ Json product_json(const domain::Product& product, const Currency& currency);
 http::Response product_response(int status, const domain::Product& product,
                                 const Currency& currency);
 
-// {"reservationId","items":[{"productId","quantity"}],"expiresAt"}
-Json reservation_json(const domain::Reservation& reservation);
+// {"reservationId","items":[{"productId","quantity","name","price"}],"currency","expiresAt"}:
+// each line's name and price (major units) as they were when its units were held.
+Json reservation_json(const domain::Reservation& reservation, const Currency& currency);
 // The same with "state".
-Json reservation_state_json(const domain::Reservation& reservation);
+Json reservation_state_json(const domain::Reservation& reservation, const Currency& currency);
 
 Json categories_json(const std::vector<domain::CategoryCount>& categories);
 

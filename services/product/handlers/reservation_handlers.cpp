@@ -41,7 +41,7 @@ Response reserve(Catalog& catalog, Outcomes& outcomes, Request& request) {
   try {
     const auto outcome = catalog.reserve(*reserve_request);
     outcomes.count(outcome.replayed ? "replayed" : "held");
-    return Response::json(201, dto::reservation_json(outcome.reservation));
+    return Response::json(201, dto::reservation_json(outcome.reservation, catalog.currency()));
   } catch (const HttpError& e) {
     if (e.status() == 409) outcomes.count("short");
     throw;
@@ -51,7 +51,7 @@ Response reserve(Catalog& catalog, Outcomes& outcomes, Request& request) {
 Response commit(Catalog& catalog, Outcomes& outcomes, Request& request) {
   const auto reservation = catalog.commit(reservation_id(request));
   outcomes.count("committed");
-  return Response::json(200, dto::reservation_state_json(reservation));
+  return Response::json(200, dto::reservation_state_json(reservation, catalog.currency()));
 }
 
 Response release(Catalog& catalog, Outcomes& outcomes, Request& request) {

@@ -188,8 +188,11 @@ ProductPage list_products(db::Tx& tx, db::Backend backend, const domain::ListQue
 
 // ---- stock
 
-bool hold_stock(db::Tx& tx, std::string_view product_id, std::int64_t quantity) {
-  return tx.exec(sql::kHoldStock, {std::string(product_id), quantity}) == 1;
+std::optional<domain::HeldLine> hold_stock(db::Tx& tx, std::string_view product_id,
+                                           std::int64_t quantity) {
+  const db::Result r = tx.query(sql::kHoldStock, {std::string(product_id), quantity});
+  if (r.empty()) return std::nullopt;
+  return domain::HeldLine{std::string(product_id), quantity, r.one().text(0), r.one().integer(1)};
 }
 
 std::int64_t available_stock(db::Tx& tx, std::string_view product_id) {
@@ -205,11 +208,13 @@ void release_held_stock(db::Tx& tx, std::string_view product_id, std::int64_t qu
   tx.exec(sql::kReleaseHeldStock, {std::string(product_id), quantity});
 }
 
-std::optional<std::int64_t> deduct_stock(db::Tx& tx, std::string_view product_id,
-                                         std::int64_t quantity) {
+std::optional<StockTaken> deduct_stock(db::Tx& tx, std::string_view product_id,
+                                       std::int64_t quantity) {
   const db::Result r = tx.query(sql::kDeductStock, {std::string(product_id), quantity});
   if (r.empty()) return std::nullopt;
-  return r.one().integer(0);
+  const db::Row& row = r.one();
+  return StockTaken{row.integer(0),
+                    {std::string(product_id), quantity, row.text(1), row.integer(2)}};
 }
 
 // ---- reservations
@@ -229,7 +234,7 @@ std::optional<domain::Reservation> find_reservation(db::Tx& tx, std::string_view
   out.created_at_ms = row.integer(6);
   out.stock_after = row.opt_integer(7);
   for (const auto& line : tx.query(sql::kSelectReservationLines, {std::string(id)}).rows) {
-    out.lines.push_back({line.text(0), line.integer(1)});
+    out.lines.push_back({line.text(0), line.integer(1), line.text(2), line.integer(3)});
   }
   return out;
 }
@@ -238,9 +243,12 @@ void insert_reservation(db::Tx& tx, const domain::Reservation& r, std::int64_t n
   tx.exec(sql::kInsertReservation, {r.id, std::string(domain::kind_name(r.kind)), r.items_hash,
                                     std::string(domain::state_name(r.state)), r.expires_at_ms,
                                     db::nullable(r.stock_after), now_ms});
-  for (const auto& line : r.lines) {
-    tx.exec(sql::kInsertReservationLine, {r.id, line.product_id, line.quantity});
-  }
+}
+
+void insert_reservation_line(db::Tx& tx, std::string_view reservation_id,
+                             const domain::HeldLine& line) {
+  tx.exec(sql::kInsertReservationLine, {std::string(reservation_id), line.product_id, line.quantity,
+                                        line.name, line.price_minor});
 }
 
 void set_stock_after(db::Tx& tx, std::string_view id, std::int64_t stock) {

@@ -46,20 +46,29 @@ struct ListStatement {
 ListStatement list_page_statement(db::Backend backend, const domain::ListQuery& query);
 
 // ---- stock
-// One conditional hold; false when the product is unknown, deleted or short.
-bool hold_stock(db::Tx& tx, std::string_view product_id, std::int64_t quantity);
+// One conditional hold: the held line with the product's name and price read by the statement
+// that held it; nullopt (nothing held) when the product is unknown, deleted or short.
+std::optional<domain::HeldLine> hold_stock(db::Tx& tx, std::string_view product_id,
+                                           std::int64_t quantity);
 // Sellable units now; 0 for an unknown or deleted product.
 std::int64_t available_stock(db::Tx& tx, std::string_view product_id);
 void commit_held_stock(db::Tx& tx, std::string_view product_id, std::int64_t quantity);
 void release_held_stock(db::Tx& tx, std::string_view product_id, std::int64_t quantity);
-// The sellable stock after taking `quantity` away; nullopt when unknown, deleted or short.
-std::optional<std::int64_t> deduct_stock(db::Tx& tx, std::string_view product_id,
-                                         std::int64_t quantity);
+struct StockTaken {
+  std::int64_t stock_after = 0;  // sellable stock right after
+  domain::HeldLine line;         // what was taken, with its price snapshot
+};
+// Takes `quantity` units off on-hand stock at once; nullopt when unknown, deleted or short.
+std::optional<StockTaken> deduct_stock(db::Tx& tx, std::string_view product_id,
+                                       std::int64_t quantity);
 
 // ---- reservations
 std::optional<domain::Reservation> find_reservation(db::Tx& tx, std::string_view id);
-// Header and lines. Throws db::UniqueViolation when the id exists.
+// The header only (its lines follow with insert_reservation_line once held). Throws
+// db::UniqueViolation when the id exists.
 void insert_reservation(db::Tx& tx, const domain::Reservation& reservation, std::int64_t now_ms);
+void insert_reservation_line(db::Tx& tx, std::string_view reservation_id,
+                             const domain::HeldLine& line);
 // A deduct's answer, recorded once its stock change is known.
 void set_stock_after(db::Tx& tx, std::string_view id, std::int64_t stock);
 // held -> committed while not expired at `now_ms`; false when the state was anything else.

@@ -55,9 +55,13 @@ GROUP BY category ORDER BY category)";
 // Each line is one conditional UPDATE: it holds $2 units only if that many can still be sold, so
 // concurrent reservations can never oversell (the CHECK on the table backs this up).
 
+// RETURNING gives the name and price of the row version the hold changed: the price snapshot of
+// the line, read under the row lock the hold takes (a concurrent price change waits for this
+// transaction or went before it), so it is the price the held units are sold at.
 inline constexpr std::string_view kHoldStock = R"(
 UPDATE products SET held = held + $2
-WHERE id = $1 AND deleted_at IS NULL AND on_hand - held >= $2)";
+WHERE id = $1 AND deleted_at IS NULL AND on_hand - held >= $2
+RETURNING name, price_minor)";
 
 // What can be sold now; no row for an unknown or deleted product.
 inline constexpr std::string_view kSelectAvailable = R"(
@@ -71,11 +75,12 @@ UPDATE products SET on_hand = on_hand - $2, held = held - $2 WHERE id = $1)";
 inline constexpr std::string_view kReleaseHeldStock = R"(
 UPDATE products SET held = held - $2 WHERE id = $1)";
 
-// Deduct: units leave the warehouse at once, if that many can be sold.
+// Deduct: units leave the warehouse at once, if that many can be sold; with the price snapshot, as
+// kHoldStock.
 inline constexpr std::string_view kDeductStock = R"(
 UPDATE products SET on_hand = on_hand - $2
 WHERE id = $1 AND deleted_at IS NULL AND on_hand - held >= $2
-RETURNING on_hand - held)";
+RETURNING on_hand - held, name, price_minor)";
 
 // ---- reservations ------------------------------------------------------------------------------
 
@@ -83,9 +88,14 @@ inline constexpr std::string_view kSelectReservation = R"(
 SELECT id, kind, items_hash, state, release_reason, expires_at, created_at, stock_after
 FROM reservations WHERE id = $1)";
 
+// The snapshot columns are NULL only on a line written by a binary older than migration 002 during
+// a rolling upgrade; such a line answers with the product's price now, the nearest thing known.
 inline constexpr std::string_view kSelectReservationLines = R"(
-SELECT product_id, quantity FROM reservation_lines WHERE reservation_id = $1
-ORDER BY product_id)";
+SELECT l.product_id, l.quantity, COALESCE(l.name, p.name, ''),
+       COALESCE(l.price_minor, p.price_minor, 0)
+FROM reservation_lines l LEFT JOIN products p ON p.id = l.product_id
+WHERE l.reservation_id = $1
+ORDER BY l.product_id)";
 
 inline constexpr std::string_view kInsertReservation = R"(
 INSERT INTO reservations (id, kind, items_hash, state, release_reason, expires_at, stock_after,
@@ -93,7 +103,8 @@ INSERT INTO reservations (id, kind, items_hash, state, release_reason, expires_a
 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $7))";
 
 inline constexpr std::string_view kInsertReservationLine = R"(
-INSERT INTO reservation_lines (reservation_id, product_id, quantity) VALUES ($1, $2, $3))";
+INSERT INTO reservation_lines (reservation_id, product_id, quantity, name, price_minor)
+VALUES ($1, $2, $3, $4, $5))";
 
 inline constexpr std::string_view kSetReservationStockAfter = R"(
 UPDATE reservations SET stock_after = $2 WHERE id = $1)";

@@ -276,7 +276,7 @@ TEST_F(HttpTest, SearchInputNeverFails) {
 }
 
 TEST_F(HttpTest, ReservationsAreInternal) {
-  const std::string id = create("Tee", 10, "shirts", 5)["_id"];
+  const std::string id = create("Tee", 10.5, "shirts", 5)["_id"];
   const std::string body =
       R"({"reservationId":"order-1","items":[{"productId":")" + id + R"(","quantity":2}]})";
   EXPECT_EQ(call(Method::Post, "/api/products/reservations", body).status, 401);
@@ -296,8 +296,14 @@ TEST_F(HttpTest, ReservationsAreInternal) {
   const Reply first = call(Method::Post, "/api/products/reservations", body, internal_);
   ASSERT_EQ(first.status, 201) << first.raw.body;
   EXPECT_EQ(first.body["reservationId"], "order-1");
-  EXPECT_EQ(first.body["items"], Json::parse(R"([{"productId":")" + id + R"(","quantity":2}])"));
+  EXPECT_EQ(first.body["items"], Json::parse(R"([{"productId":")" + id +
+                                             R"(","quantity":2,"name":"Tee","price":10.5}])"));
+  EXPECT_EQ(first.body["currency"], "usd");
   EXPECT_TRUE(first.body["expiresAt"].is_string());
+  // A price and name change after the hold: a retry and the commit answer with what was held.
+  const Reply repriced =
+      call(Method::Put, "/api/products/" + id, R"({"price":12,"name":"Tee v2","__v":0})", admin_);
+  ASSERT_EQ(repriced.status, 200) << repriced.raw.body;
   const Reply again = call(Method::Post, "/api/products/reservations", body, internal_);
   EXPECT_EQ(again.status, 201);
   EXPECT_EQ(again.body, first.body);
@@ -328,6 +334,7 @@ TEST_F(HttpTest, ReservationsAreInternal) {
       call(Method::Post, "/api/products/reservations/order-1/commit", "", internal_);
   EXPECT_EQ(committed.status, 200);
   EXPECT_EQ(committed.body["state"], "committed");
+  EXPECT_EQ(committed.body["items"], first.body["items"]);
   EXPECT_EQ(call(Method::Post, "/api/products/reservations/order-1/commit", "", internal_).status,
             200);
   EXPECT_EQ(call(Method::Post, "/api/products/reservations/nope/commit", "", internal_).status,

@@ -1,5 +1,6 @@
 // Stock that cannot be oversold: reservations, commits, releases, expiry and deduct against a real
 // database, including many threads and two "instances" (two connection pools on one database).
+#include "product_service.hpp"
 #include "test_support.hpp"
 
 #include <emporium/util/ids.hpp>
@@ -41,6 +42,27 @@ class ReservationTest : public ::testing::TestWithParam<Backend> {
 
   std::string product(std::int64_t stock) {
     return catalog_->create(testing::fields("P", 100, "c", stock)).id;
+  }
+
+  std::string product(const std::string& name, std::int64_t price_minor, std::int64_t stock) {
+    return catalog_->create(testing::fields(name, price_minor, "c", stock)).id;
+  }
+
+  void reprice(const std::string& id, const std::string& name, std::int64_t price_minor) {
+    domain::ProductFields change;
+    change.name = name;
+    change.price_minor = price_minor;
+    catalog_->update(id, change, {std::nullopt, catalog_->find(id)->version});
+  }
+
+  // The snapshot stored with a reservation's line: {name, price_minor}.
+  std::pair<std::string, std::int64_t> stored_snapshot(const std::string& reservation_id,
+                                                       const std::string& product_id) {
+    const auto r = database_->db().query(
+        "SELECT name, price_minor FROM reservation_lines WHERE reservation_id = $1 AND "
+        "product_id = $2",
+        {reservation_id, product_id});
+    return {r.one().text(0), r.one().integer(1)};
   }
 
   Counts counts(const std::string& id) {
@@ -360,6 +382,108 @@ TEST_P(ReservationTest, HeavyContentionNeverAnswersBusy) {
   EXPECT_EQ(held.load(), 200);
   EXPECT_EQ(short_stock.load(), 200);
   EXPECT_EQ(counts(id).held, 200);
+}
+
+// DESIGN §12: the price charged is the price held. Each line carries the name and price read by
+// the statement that held its units; a later price change alters neither a replay nor the commit.
+TEST_P(ReservationTest, ReservationsAnswerWithThePriceHeld) {
+  const std::string a = product("Mug", 1999, 10);
+  const std::string b = product("Shirt", 2500, 10);
+  const auto first = catalog_->reserve({"order-1", domain::merge_lines({{b, 1}, {a, 2}})});
+  const std::vector<domain::HeldLine> held = {{a, 2, "Mug", 1999}, {b, 1, "Shirt", 2500}};
+  EXPECT_EQ(first.reservation.lines, held);
+  EXPECT_EQ(stored_snapshot("order-1", a), std::make_pair(std::string("Mug"), std::int64_t{1999}));
+
+  reprice(a, "Mug XL", 2999);
+  reprice(b, "Shirt", 100);
+  clock_.advance_ms(1000);
+  const auto again = catalog_->reserve({"order-1", {{a, 2}, {b, 1}}});
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.reservation.lines, held);
+  // A new reservation holds at today's prices.
+  EXPECT_EQ(catalog_->reserve({"order-2", {{a, 1}}}).reservation.lines,
+            (std::vector<domain::HeldLine>{{a, 1, "Mug XL", 2999}}));
+  // The commit, and a retried commit, answer with the prices held.
+  EXPECT_EQ(catalog_->commit("order-1").lines, held);
+  EXPECT_EQ(catalog_->commit("order-1").lines, held);
+  // A deleted product's line still answers with its snapshot.
+  catalog_->remove(b);
+  EXPECT_EQ(catalog_->commit("order-1").lines, held);
+}
+
+TEST_P(ReservationTest, ADeductRecordsThePriceItTookStockAt) {
+  const std::string a = product("Pen", 105, 10);
+  catalog_->deduct(a, {"order-1", 3});
+  reprice(a, "Pen 2", 120);
+  EXPECT_EQ(catalog_->deduct(a, {"order-1", 3}).stock, 7);
+  EXPECT_EQ(stored_snapshot("order-1", a), std::make_pair(std::string("Pen"), std::int64_t{105}));
+  EXPECT_EQ(catalog_->commit("order-1").lines, (std::vector<domain::HeldLine>{{a, 3, "Pen", 105}}));
+}
+
+// A short reservation records nothing, snapshots included: the same id later holds at the price
+// of that later moment.
+TEST_P(ReservationTest, AShortReservationStoresNoSnapshot) {
+  const std::string a = product("Mug", 1999, 1);
+  EXPECT_EQ(status_of([&] { catalog_->reserve({"order-1", {{a, 2}}}); }), 409);
+  EXPECT_EQ(database_->db()
+                .query("SELECT COUNT(*) FROM reservation_lines WHERE reservation_id = $1",
+                       {std::string("order-1")})
+                .one()
+                .integer(0),
+            0);
+  reprice(a, "Mug", 1500);
+  catalog_->adjust_stock(a, 5);
+  EXPECT_EQ(catalog_->reserve({"order-1", {{a, 2}}}).reservation.lines,
+            (std::vector<domain::HeldLine>{{a, 2, "Mug", 1500}}));
+}
+
+// Migration 002 on a database that already holds reservations: their lines take the product's
+// price of that moment; a line a previous binary writes later, without a snapshot (a rolling
+// upgrade), answers with the product's current price rather than nothing.
+TEST_P(ReservationTest, MigrationFillsTheSnapshotsOfExistingLines) {
+  db::MigrationSet first_only = migrations();
+  first_only.sqlite.resize(1);
+  first_only.postgres.resize(1);
+  ::emporium::testing::TestDatabase old(GetParam(), first_only, "product_v1", 2);
+  db::Database& db = old.db();
+  const std::string a = new_object_id();
+  domain::Product product;
+  product.id = a;
+  product.name = "Old mug";
+  product.price_minor = 1234;
+  product.category = "c";
+  product.on_hand = 10;
+  db.with_tx(db::TxKind::Write, [&](db::Tx& tx) {
+    store::insert_product(tx, product);
+    tx.exec("UPDATE products SET held = 2 WHERE id = $1", {a});
+    tx.exec(
+        "INSERT INTO reservations (id, kind, items_hash, state, expires_at, created_at, "
+        "updated_at) VALUES ('old-1', 'reserve', 'h', 'held', $1, 0, 0)",
+        {clock_.now() + 60'000});
+    tx.exec(
+        "INSERT INTO reservation_lines (reservation_id, product_id, quantity) "
+        "VALUES ('old-1', $1, 2)",
+        {a});
+  });
+  db.migrate(migrations());
+  Catalog catalog(db, CatalogOptions{}, [this] { return clock_.now(); });
+  EXPECT_EQ(catalog.commit("old-1").lines,
+            (std::vector<domain::HeldLine>{{a, 2, "Old mug", 1234}}));
+
+  // A line written without a snapshot after the migration.
+  db.with_tx(db::TxKind::Write, [&](db::Tx& tx) {
+    tx.exec(
+        "INSERT INTO reservations (id, kind, items_hash, state, expires_at, created_at, "
+        "updated_at) VALUES ('old-2', 'reserve', 'h', 'held', $1, 0, 0)",
+        {clock_.now() + 60'000});
+    tx.exec(
+        "INSERT INTO reservation_lines (reservation_id, product_id, quantity) "
+        "VALUES ('old-2', $1, 1)",
+        {a});
+    tx.exec("UPDATE products SET held = held + 1 WHERE id = $1", {a});
+  });
+  EXPECT_EQ(catalog.commit("old-2").lines,
+            (std::vector<domain::HeldLine>{{a, 1, "Old mug", 1234}}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ReservationTest,
