@@ -42,7 +42,7 @@ Request keyed_post(const std::string& user, const std::string& key, const Json& 
   auto request = testing::make_request(Method::Post, path, {{"Idempotency-Key", key}}, body.dump());
   request.route = "/api/things";
   request.set_json(body);
-  request.principal = Principal{user, "customer", false};
+  request.principal = Principal{user, "customer", false, {}};
   return request;
 }
 
@@ -135,7 +135,7 @@ TEST_P(IdempotencyTest, ReplayRepeatsStatusHeadersAndBody) {
                                      "{ \"name\" : \"lamp\" }");
   again.route = "/api/things";
   again.set_json(Json::parse(R"({"name":"lamp"})"));
-  again.principal = Principal{"u1", "customer", false};
+  again.principal = Principal{"u1", "customer", false, {}};
   const auto replay = idem.run(again, TxKind::Write, [&](Tx& tx) { return create(tx, "a2"); });
   EXPECT_EQ(replay.status, 201);
   EXPECT_EQ(replay.body, first.body);
@@ -313,7 +313,7 @@ TEST_P(IdempotencyTest, RequestsWithoutAKeyRunPlainly) {
   auto idem = idempotency();
   auto request = testing::make_request(Method::Post, "/api/things", {}, "{}");
   request.route = "/api/things";
-  request.principal = Principal{"u1", "customer", false};
+  request.principal = Principal{"u1", "customer", false, {}};
   idem.run(request, TxKind::Write, [&](Tx& tx) { return create(tx, "a1"); });
   idem.run(request, TxKind::Write, [&](Tx& tx) { return create(tx, "a2"); });
   EXPECT_EQ(effects(), 2);

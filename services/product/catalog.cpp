@@ -192,12 +192,26 @@ Catalog::ReserveOutcome Catalog::reserve(const domain::ReserveRequest& request) 
         // The row first: a concurrent request with the same id waits on it, then fails on the
         // primary key and replays this one.
         store::insert_reservation(tx, r, now_ms);
-        // Lines are sorted by product id: rows are locked in one global order (no deadlocks).
-        // Each hold reads the name and price it holds at; they are stored with the line.
-        std::vector<domain::ShortLine> shorts;
+        // The lines first, with the prices read now, so that no insert runs while a hot product's
+        // row lock is held: under contention that lock serialises every reservation of the
+        // product, and its window stays the hold and the COMMIT.
+        std::vector<std::optional<domain::HeldLine>> planned;
+        planned.reserve(request.lines.size());
         for (const auto& line : request.lines) {
-          if (shorts.empty()) {
+          planned.push_back(store::insert_reservation_line_from_product(tx, r.id, line.product_id,
+                                                                        line.quantity));
+        }
+        // Lines are sorted by product id: rows are locked in one global order (no deadlocks).
+        // Each hold reads the name and price it holds at, under its lock: that is the snapshot.
+        std::vector<domain::ShortLine> shorts;
+        for (std::size_t i = 0; i < request.lines.size(); ++i) {
+          const auto& line = request.lines[i];
+          if (shorts.empty() && planned[i]) {
             if (auto held = store::hold_stock(tx, line.product_id, line.quantity)) {
+              // A price change between the read and the hold: the line takes the held price.
+              if (held->name != planned[i]->name || held->price_minor != planned[i]->price_minor) {
+                store::set_reservation_line_snapshot(tx, r.id, *held);
+              }
               r.lines.push_back(std::move(*held));
               continue;
             }
@@ -206,8 +220,7 @@ Catalog::ReserveOutcome Catalog::reserve(const domain::ReserveRequest& request) 
           if (!shorts.empty() && available >= line.quantity) continue;
           shorts.push_back({line.product_id, line.quantity, std::max<std::int64_t>(0, available)});
         }
-        if (!shorts.empty()) throw short_stock(shorts);  // rolls back every hold
-        for (const auto& line : r.lines) store::insert_reservation_line(tx, r.id, line);
+        if (!shorts.empty()) throw short_stock(shorts);  // rolls back every hold and line
         return {std::move(r), false};
       });
     } catch (const db::UniqueViolation&) {

@@ -259,7 +259,7 @@ def test_a_cart_holds_at_most_100_lines(client, admin, stack):
 
 def deduct(cart_instance, stack, user_id: str, items: list[tuple[str, int]] | list, **kw):
     lines = [{"productId": i[0], "quantity": i[1]} if isinstance(i, tuple) else i for i in items]
-    return cart_instance.post(f"/api/cart/{user_id}/deduct", headers=internal(stack), json={"items": lines},
+    return cart_instance.post(f"/api/cart/{user_id}/remove-ordered", headers=internal(stack), json={"items": lines},
                               **kw)
 
 
@@ -324,7 +324,7 @@ def test_deduct_without_a_cart_is_404_and_fields_are_named(stack, client, admin,
     for items, fields in cases:
         doc = assert_problem(deduct(cart_instance, stack, shopper["id"], items), 400)
         assert error_fields(doc) == fields, (items[:2], doc)
-    resp = cart_instance.post(f"/api/cart/{shopper['id']}/deduct", headers=internal(stack), json={})
+    resp = cart_instance.post(f"/api/cart/{shopper['id']}/remove-ordered", headers=internal(stack), json={})
     assert error_fields(assert_problem(resp, 400)) == {"items"}
     # Nothing above changed the cart.
     assert quantities(body(client.get(f"/api/cart/{shopper['id']}", token=shopper["token"]))) == {p: 4}
@@ -334,18 +334,19 @@ def test_deduct_needs_the_internal_token(stack, client, admin, shopper):
     cart_instance = stack.direct(0, "cart")
     p = create_product(client, admin, stock=5)["_id"]
     added(client, shopper, p, 3)
-    path = f"/api/cart/{shopper['id']}/deduct"
+    path = f"/api/cart/{shopper['id']}/remove-ordered"
     payload = {"items": [{"productId": p, "quantity": 1}]}
     assert_problem(cart_instance.post(path, json=payload), 401)
     assert_problem(cart_instance.post(path, json=payload, headers={"X-Internal-Token": "wrong" * 8}), 401)
     # Not even the owner or an admin, on the instance itself.
     assert_problem(cart_instance.post(path, json=payload, token=shopper["token"]), 403)
     assert_problem(cart_instance.post(path, json=payload, token=admin), 403)
-    assert quantities(body(client.get(path.removesuffix("/deduct"), token=shopper["token"]))) == {p: 3}
+    assert quantities(body(client.get(path.removesuffix("/remove-ordered"), token=shopper["token"]))) == {p: 3}
 
 
-@pytest.mark.parametrize("suffix", ["deduct", "deduct/", "DEDUCT", "Deduct", "%64educt"])
-def test_the_gateway_refuses_deduct_from_outside(stack, client, admin, shopper, suffix):
+@pytest.mark.parametrize("suffix", ["remove-ordered", "remove-ordered/", "REMOVE-ORDERED", "Remove-Ordered",
+                                    "%72emove-ordered", "deduct"])
+def test_the_gateway_refuses_remove_ordered_from_outside(stack, client, admin, shopper, suffix):
     p = create_product(client, admin, stock=5)["_id"]
     added(client, shopper, p, 3)
     path = f"/api/cart/{shopper['id']}/{suffix}"
@@ -374,7 +375,7 @@ def test_adds_racing_deducts_keep_every_added_unit(stack, client, admin, shopper
         return c.post(f"/api/cart/{uid}/add", token=token, json={"productId": a, "quantity": 2}, expect_5xx=True)
 
     def deducting(c):
-        return c.post(f"/api/cart/{uid}/deduct", headers=headers, expect_5xx=True,
+        return c.post(f"/api/cart/{uid}/remove-ordered", headers=headers, expect_5xx=True,
                       json={"items": [{"productId": a, "quantity": 1}]})
 
     runner = Concurrent()

@@ -127,10 +127,11 @@ void register_cart_handlers(App& app, const std::shared_ptr<Carts>& carts,
   app.route(Method::Put, "/api/cart/:userId/update/:productId",
             [carts, currency](Request& r) { return update(*carts, currency, r); },
             {Access::User, true});
-  // Only the internal token may deduct; the gateway refuses any path with `deduct` from outside.
-  app.route(Method::Post, "/api/cart/:userId/deduct",
+  // order-service takes what it ordered off the cart (API.md `remove-ordered`); the gateway
+  // refuses the path from outside.
+  app.route(Method::Post, "/api/cart/:userId/remove-ordered",
             [carts, currency](Request& r) { return deduct(*carts, currency, r); },
-            {Access::Internal, true});
+            {Access::Internal, true, http::Lane::Worker, {"order"}});
   app.route(Method::Delete, "/api/cart/:userId", [carts](Request& r) { return clear(*carts, r); },
             {Access::UserOrInternal, false, http::Lane::Worker, {"order"}});
 }

@@ -395,7 +395,7 @@ TEST_F(CartHttpTest, DeleteCart) {
 }
 
 TEST_F(CartHttpTest, DeductRemovesTheOrderedQuantities) {
-  const std::string path = "/api/cart/" + alice_ + "/deduct";
+  const std::string path = "/api/cart/" + alice_ + "/remove-ordered";
   auto deduct = [&](const std::string& body) {
     return call(http::Method::Post, path, internal(), body);
   };
@@ -432,7 +432,7 @@ TEST_F(CartHttpTest, DeductRemovesTheOrderedQuantities) {
 }
 
 TEST_F(CartHttpTest, DeductIsInternalAndValidatesEveryItem) {
-  const std::string path = "/api/cart/" + alice_ + "/deduct";
+  const std::string path = "/api/cart/" + alice_ + "/remove-ordered";
   const std::string one = R"({"items":[{"productId":")" + mug_id + R"(","quantity":1}]})";
   ASSERT_EQ(add_product(mug_id, 5).status, 201);
   // Only the internal token: the owner and an admin may not.
@@ -445,12 +445,12 @@ TEST_F(CartHttpTest, DeductIsInternalAndValidatesEveryItem) {
   EXPECT_EQ(get(alice_, bearer(alice_token_)).body["items"][0]["quantity"], 5);
 
   // A user without a cart, or a malformed user id: 404, before any field error.
-  Reply r = call(http::Method::Post, "/api/cart/" + bob_ + "/deduct", internal(), one);
+  Reply r = call(http::Method::Post, "/api/cart/" + bob_ + "/remove-ordered", internal(), one);
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body["detail"], "Cart not found");
-  EXPECT_EQ(call(http::Method::Post, "/api/cart/" + bob_ + "/deduct", internal(), "{}").status,
+  EXPECT_EQ(call(http::Method::Post, "/api/cart/" + bob_ + "/remove-ordered", internal(), "{}").status,
             404);
-  EXPECT_EQ(call(http::Method::Post, "/api/cart/xyz/deduct", internal(), one).status, 404);
+  EXPECT_EQ(call(http::Method::Post, "/api/cart/xyz/remove-ordered", internal(), one).status, 404);
 
   // Every bad field is named.
   const std::string p = R"({"productId":")" + mug_id + R"(",)";

@@ -251,6 +251,21 @@ void insert_reservation_line(db::Tx& tx, std::string_view reservation_id,
                                         line.name, line.price_minor});
 }
 
+std::optional<domain::HeldLine> insert_reservation_line_from_product(
+    db::Tx& tx, std::string_view reservation_id, std::string_view product_id,
+    std::int64_t quantity) {
+  const auto r = tx.query(sql::kInsertReservationLineFromProduct,
+                          {std::string(reservation_id), std::string(product_id), quantity});
+  if (r.empty()) return std::nullopt;
+  return domain::HeldLine{std::string(product_id), quantity, r.one().text(0), r.one().integer(1)};
+}
+
+void set_reservation_line_snapshot(db::Tx& tx, std::string_view reservation_id,
+                                   const domain::HeldLine& line) {
+  tx.exec(sql::kSetReservationLineSnapshot,
+          {std::string(reservation_id), line.product_id, line.name, line.price_minor});
+}
+
 void set_stock_after(db::Tx& tx, std::string_view id, std::int64_t stock) {
   tx.exec(sql::kSetReservationStockAfter, {std::string(id), stock});
 }

@@ -69,6 +69,15 @@ std::optional<domain::Reservation> find_reservation(db::Tx& tx, std::string_view
 void insert_reservation(db::Tx& tx, const domain::Reservation& reservation, std::int64_t now_ms);
 void insert_reservation_line(db::Tx& tx, std::string_view reservation_id,
                              const domain::HeldLine& line);
+// Inserts the line with the product's current name and price, read without a lock, and returns
+// it; nullopt (nothing inserted) for an unknown product. Called before the line's hold, so that
+// the hold's lock is not kept across the insert.
+std::optional<domain::HeldLine> insert_reservation_line_from_product(
+    db::Tx& tx, std::string_view reservation_id, std::string_view product_id,
+    std::int64_t quantity);
+// Replaces a line's snapshot with the one its hold read under the lock.
+void set_reservation_line_snapshot(db::Tx& tx, std::string_view reservation_id,
+                                   const domain::HeldLine& line);
 // A deduct's answer, recorded once its stock change is known.
 void set_stock_after(db::Tx& tx, std::string_view id, std::int64_t stock);
 // held -> committed while not expired at `now_ms`; false when the state was anything else.

@@ -106,6 +106,19 @@ inline constexpr std::string_view kInsertReservationLine = R"(
 INSERT INTO reservation_lines (reservation_id, product_id, quantity, name, price_minor)
 VALUES ($1, $2, $3, $4, $5))";
 
+// A reservation's line with the product's name and price as read now, before its units are held
+// (no row lock: the hold's lock window stays one statement and the COMMIT). No row for an unknown
+// product (its hold fails and the reservation rolls back). The hold re-reads both under its lock;
+// kSetReservationLineSnapshot corrects the line when a price change came in between.
+inline constexpr std::string_view kInsertReservationLineFromProduct = R"(
+INSERT INTO reservation_lines (reservation_id, product_id, quantity, name, price_minor)
+SELECT $1, id, $3, name, price_minor FROM products WHERE id = $2
+RETURNING name, price_minor)";
+
+inline constexpr std::string_view kSetReservationLineSnapshot = R"(
+UPDATE reservation_lines SET name = $3, price_minor = $4
+WHERE reservation_id = $1 AND product_id = $2)";
+
 inline constexpr std::string_view kSetReservationStockAfter = R"(
 UPDATE reservations SET stock_after = $2 WHERE id = $1)";
 
