@@ -10,6 +10,8 @@ namespace emporium::cart {
 
 void register_cart_service(App& app, const CartConfig& config) {
   http::HttpClient client("product-service", config.products.base_urls, config.products.options);
+  // The client's calls, retries, failures and breaker openings on /metrics.
+  app.metrics().add_counter_source(client.counter_source());
   register_cart_service(app, config,
                         std::make_shared<catalog::HttpProductCatalog>(std::move(client),
                                                                       config.currency, &app.log()));

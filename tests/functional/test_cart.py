@@ -387,3 +387,20 @@ def test_adds_racing_deducts_keep_every_added_unit(stack, client, admin, shopper
     assert statuses(responses[1::2]) == {200: 20}
     cart = body(client.get(f"/api/cart/{uid}", token=token))
     assert quantities(cart) == {a: 100 + 2 * 20 - 20}, cart
+
+
+def test_the_product_client_counts_its_calls_on_metrics(stack, client, admin, shopper):
+    """The cart's calls to product-service (the internal policy of core's HTTP client) are on the
+    cart instance's /metrics, labelled with the policy and the upstream."""
+    from test_observability import samples
+
+    def calls() -> float:
+        resp = stack.direct(0, "cart").get("/metrics")
+        assert resp.status_code == 200, resp.text
+        return sum(v for labels, v in samples(resp.text, "http_client_calls_total")
+                   if labels.get("policy") == "internal" and labels.get("upstream") == "product-service")
+
+    before = calls()
+    p = create_product(client, admin, stock=5)["_id"]
+    added(client, shopper, p, 1)
+    assert calls() >= before + 1

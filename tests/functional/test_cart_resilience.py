@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from support.catalog import create_product, internal, mint, object_id
+from support.catalog import admin_token, create_product, mint, object_id
 from support.client import Client, assert_problem, body
 
 pytestmark = pytest.mark.services("products", "cart")
@@ -34,7 +34,7 @@ def rs(make_stack):
 def catalog(rs) -> list[str]:
     d = Client(rs.products[0].url)
     try:
-        return [create_product(d, None, headers=internal(rs), stock=100, price=2.0)["_id"] for _ in range(40)]
+        return [create_product(d, admin_token(rs), stock=100, price=2.0)["_id"] for _ in range(40)]
     finally:
         d.close()
 

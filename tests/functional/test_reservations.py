@@ -286,7 +286,7 @@ def test_an_expired_reservation_is_released_by_the_sweeper(make_stack):
     env = {"products": {"RESERVATION_TTL": "1", "RESERVATION_SWEEP_MS": "200"}}
     with make_stack("sweeper", services=("products",), service_env=env) as s:
         d0, d1 = s.direct(0, "products"), s.direct(1, "products")
-        p = create_product(d0, None, headers=internal(s), stock=10)["_id"]
+        p = create_product(d0, admin_token(s), stock=10)["_id"]
         rid = "sweep-" + tag()
         resp = reserve(d1, s, rid, [(p, 3)])
         assert resp.status_code == 201, resp.text
