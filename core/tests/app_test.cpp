@@ -3,6 +3,7 @@
 
 #include "emporium/testing/http.hpp"
 #include "emporium/testing/sockets.hpp"
+#include "emporium/util/crypto.hpp"
 #include "emporium/util/ids.hpp"
 
 #include <gtest/gtest.h>
@@ -219,6 +220,41 @@ TEST(AppCallers, ExplicitCallerTokensWinAndRoutesNeedTheirCallersTokens) {
   EXPECT_EQ(c.own_internal_token(), "order-token-0123456789");
   c.caller = "payment";
   EXPECT_THROW(c.own_internal_token(), ConfigError);
+}
+
+TEST(AppCallers, AReceiverWithOnlyItsCallersHashesCannotPresentTheirTokens) {
+  // Production: product-service knows the SHA-256 of order's token, not the token. It accepts
+  // order's calls but holds nothing it could send as order (the review's impersonation finding).
+  const std::string order_token = "order-token-0123456789abcdef";
+  auto config = ServiceConfig::from_env(
+      Env::from_map({{"INTERNAL_TOKEN_PRODUCT", "product-token-0123456789abcdef"},
+                     {"INTERNAL_TOKEN_SHA256_ORDER", sha256_hex(order_token)}}),
+      "product-service", 5001);
+  const auto tokens = config.caller_token_set();
+  EXPECT_TRUE(tokens.can_verify("order"));
+  EXPECT_FALSE(tokens.token_of("order")) << "the receiver must not hold order's token";
+  EXPECT_EQ(tokens.identify(order_token), "order");
+  EXPECT_FALSE(tokens.identify(sha256_hex(order_token))) << "the hash itself is no credential";
+  EXPECT_EQ(config.own_internal_token(), "product-token-0123456789abcdef");
+  config.access_log = false;
+  App app(config);
+  app.route(Method::Get, "/api/reserve",
+            [](Request& r) {
+              return Response::json(200, Json{{"caller", r.user().caller}});
+            },
+            {Access::Internal, false, http::Lane::Worker, {"order"}});
+  auto ok = testing::send(
+      app, testing::make_request(Method::Get, "/api/reserve", {{"X-Internal-Token", order_token}}));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body["caller"], "order");
+  // product's own token is not order's.
+  auto own = testing::send(
+      app, testing::make_request(Method::Get, "/api/reserve",
+                                 {{"X-Internal-Token", config.own_internal_token()}}));
+  EXPECT_EQ(own.status, 403);
+  EXPECT_THROW(ServiceConfig::from_env(Env::from_map({{"INTERNAL_TOKEN_SHA256_ORDER", "abc"}}),
+                                       "product-service", 5001),
+               ConfigError);
 }
 
 TEST(AppCallers, CallerTokensFromTheEnvironment) {

@@ -250,9 +250,9 @@ TEST_P(IdempotencyTest, LostCommitOnPostgresResolvesToOneOutcomeOnRetry) {
   if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
   const auto upstream = testing::pg_address(database_->url());
   testing::FreezableProxy proxy(upstream.host, upstream.port);
-  auto frozen_db = db::Database::open(
-      upstream.via(database_->url(), proxy.port()),
-      {.pool_size = 1, .statement_timeout_ms = 300, .connect_timeout_ms = 500});
+  auto frozen_db =
+      db::Database::open(upstream.via(database_->url(), proxy.port()),
+                         {.pool_size = 1, .statement_timeout_ms = 300, .connect_timeout_ms = 500});
   Idempotency idem(*frozen_db, nullptr, {}, [this] { return clock_.now(); });
   auto request = keyed_post("u1", "k", Json{{"name", "lamp"}});
   EXPECT_THROW(idem.run(request, TxKind::Write,
@@ -318,6 +318,16 @@ TEST_P(IdempotencyTest, RequestsWithoutAKeyRunPlainly) {
   idem.run(request, TxKind::Write, [&](Tx& tx) { return create(tx, "a2"); });
   EXPECT_EQ(effects(), 2);
   EXPECT_FALSE(idem.start(request).claim);
+}
+
+TEST_P(IdempotencyTest, RunRefusesTransactionsThatCannotCommitTheClaimWithTheWork) {
+  auto idem = idempotency();
+  auto request = keyed_post("u1", "k", Json{{"name", "lamp"}});
+  for (auto kind : {TxKind::Read, TxKind::Snapshot}) {
+    EXPECT_THROW(idem.run(request, kind, [&](Tx& tx) { return create(tx, "a1"); }),
+                 std::logic_error);
+  }
+  EXPECT_EQ(effects(), 0);
 }
 
 TEST(IdempotencyKey, MalformedKeysAre400AndAnonymousCallersAre401) {

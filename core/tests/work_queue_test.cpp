@@ -16,10 +16,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <latch>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -189,6 +191,29 @@ TEST_P(WorkQueueTest, DeadWorkersItemIsTakenBackAfterItsLeaseAndNotBefore) {
   EXPECT_EQ(view(q, id).state, State::Done);
   EXPECT_EQ(metric(metrics_, kLeaseExpiredTotal, "mail"), 1);
   EXPECT_EQ(metric(metrics_, kSucceededTotal, "mail"), 1);
+}
+
+TEST_P(WorkQueueTest, AHookFailingOnALostLeaseDoesNotStopTheQueue) {
+  // The review's finding: the oldest lost lease comes first every round; a hook that throws on
+  // it rolled the round back before any claim, on every instance, for good.
+  const auto q = mail();
+  const auto lost = enqueue(q, "poison");
+  ASSERT_EQ(claim(q, "dead-instance").size(), 1u);
+  clock_.advance_ms(kLeaseMs);
+  const auto fresh = enqueue(q, "fresh");
+  std::vector<std::int64_t> ran;
+  auto w = worker({}, [&](const Item& item) {
+    ran.push_back(item.id);
+    return Outcome::done();
+  });
+  w.on_settle([&](Tx&, const Item& item, const Settled& settled) {
+    if (item.id == lost && settled.state == State::Pending)
+      throw std::runtime_error("owner row gone");
+  });
+  for (int round = 0; round < 3; ++round) EXPECT_NO_THROW(w.run_once());
+  EXPECT_NE(std::find(ran.begin(), ran.end(), fresh), ran.end()) << "the queue stopped";
+  EXPECT_NE(std::find(ran.begin(), ran.end(), lost), ran.end()) << "the lost item never ran again";
+  EXPECT_EQ(view(q, fresh).state, State::Done);
 }
 
 TEST_P(WorkQueueTest, AStaleLeaseCannotSettleOrRelease) {
@@ -562,6 +587,26 @@ TEST(WorkQueueApp, WorkersStopClaimingWhenTheDrainBegins) {
     EXPECT_EQ(q.get(tx, ids[2])->state, State::Pending);
   });
   EXPECT_EQ(metric(app.metrics(), kClaimedTotal, "mail"), 1);
+}
+
+TEST(Backoff, SaturatesInsteadOfOverflowing) {
+  // The review's finding: doubling towards a cap near INT64_MAX, and now + a huge Retry-After,
+  // overflowed (undefined behaviour; a wrapped next run in the past retries at once, in a loop).
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  for (int attempt : {1, 2, 62, 63, 64, 1000}) {
+    const auto wait = backoff_ms({.base_ms = 1000, .cap_ms = kMax}, attempt, 1.0);
+    EXPECT_GE(wait, 0) << attempt;
+  }
+  testing::FakeClock clock;
+  WorkQueue q("mail", db::Backend::Sqlite, [&] { return clock.now(); });
+  Item item;
+  item.attempts = 1;
+  item.max_attempts = 5;
+  const auto settled =
+      q.decide(item, Outcome::retry("busy", kMax), {.base_ms = 1000, .cap_ms = 60000}, 0.5);
+  EXPECT_EQ(settled.state, State::Pending);
+  EXPECT_GE(settled.next_run_ms, clock.now());
+  EXPECT_LE(settled.next_run_ms, clock.now() + 60000) << "Retry-After is honoured up to the cap";
 }
 
 }  // namespace

@@ -165,6 +165,7 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service,
   if (!c.internal_token.empty() && c.internal_token.size() < 16)
     throw ConfigError("INTERNAL_TOKEN must be at least 16 characters");
   c.caller_tokens = auth::CallerTokens::explicit_from_env(env);
+  c.caller_token_hashes = auth::CallerTokens::hashes_from_env(env);
   c.caller = auth::caller_name_of(c.service);
   c.jwt_issuer = env.string("JWT_ISSUER", "emporium");
   c.jwt_public_key_file = env.string("JWT_PUBLIC_KEY_FILE", "");
@@ -191,7 +192,7 @@ ServiceConfig ServiceConfig::from_env(const Env& env, std::string service,
 }
 
 auth::CallerTokens ServiceConfig::caller_token_set() const {
-  return auth::CallerTokens(internal_token, caller_tokens);
+  return auth::CallerTokens(internal_token, caller_tokens, caller_token_hashes);
 }
 
 std::string ServiceConfig::own_internal_token() const {
@@ -296,9 +297,10 @@ void App::route(http::Method method, std::string pattern, http::Handler handler,
     if (!auth::is_known_caller(caller)) {
       throw std::logic_error(pattern + ": unknown caller '" + caller + "'");
     }
-    if (!callers_.token_of(caller)) {
+    if (!callers_.can_verify(caller)) {
       throw ConfigError(std::string(http::method_name(method)) + " " + pattern +
                         " accepts calls from " + caller + "-service: set " +
+                        auth::caller_hash_variable(caller) + " (the SHA-256 of its token) or " +
                         auth::caller_token_variable(caller) + " (or INTERNAL_TOKEN)");
     }
   }

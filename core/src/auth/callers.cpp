@@ -23,6 +23,12 @@ std::string caller_token_variable(std::string_view caller) {
   return name;
 }
 
+std::string caller_hash_variable(std::string_view caller) {
+  std::string name = "INTERNAL_TOKEN_SHA256_";
+  for (char c : caller) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
 std::string derive_caller_token(std::string_view shared_token, std::string_view caller) {
   return hmac_sha256_hex(shared_token, "emporium-caller:" + std::string(caller));
 }
@@ -38,7 +44,8 @@ std::string caller_name_of(std::string_view service) {
 }
 
 CallerTokens::CallerTokens(const std::string& shared,
-                           const std::map<std::string, std::string>& explicit_tokens) {
+                           const std::map<std::string, std::string>& explicit_tokens,
+                           const std::map<std::string, std::string>& explicit_hashes) {
   // Derived once here: identify() runs on every internal request.
   for (auto caller : kCallers) {
     const std::string name(caller);
@@ -46,6 +53,11 @@ CallerTokens::CallerTokens(const std::string& shared,
       tokens_.emplace(name, it->second);
     } else if (!shared.empty()) {
       tokens_.emplace(name, derive_caller_token(shared, caller));
+    }
+    if (auto it = explicit_hashes.find(name); it != explicit_hashes.end()) {
+      verifiers_.emplace(name, it->second);
+    } else if (auto token = tokens_.find(name); token != tokens_.end()) {
+      verifiers_.emplace(name, sha256_hex(token->second));
     }
   }
 }
@@ -68,6 +80,28 @@ std::map<std::string, std::string> CallerTokens::explicit_from_env(const Env& en
   return tokens;
 }
 
+std::map<std::string, std::string> CallerTokens::hashes_from_env(const Env& env) {
+  std::map<std::string, std::string> hashes;
+  for (auto caller : kCallers) {
+    const std::string variable = caller_hash_variable(caller);
+    std::string hash = env.string(variable, "");
+    if (hash.empty()) continue;
+    const bool hex = hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
+                       return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                     });
+    if (!hex) {
+      throw ConfigError(variable +
+                        " must be the SHA-256 of the caller's token: 64 lower-case hex characters");
+    }
+    hashes.emplace(caller, std::move(hash));
+  }
+  return hashes;
+}
+
+bool CallerTokens::can_verify(std::string_view caller) const {
+  return verifiers_.count(std::string(caller)) != 0;
+}
+
 std::optional<std::string> CallerTokens::token_of(std::string_view caller) const {
   if (auto it = tokens_.find(std::string(caller)); it != tokens_.end()) return it->second;
   return std::nullopt;
@@ -82,8 +116,11 @@ std::string CallerTokens::require(std::string_view caller) const {
 std::optional<std::string> CallerTokens::identify(std::string_view presented) const {
   std::optional<std::string> found;
   if (presented.empty()) return found;
-  for (const auto& [caller, token] : tokens_) {
-    if (constant_time_equal(presented, token)) found = caller;
+  // Compared by hash: a receiver needs only the hashes of its callers' tokens, which it cannot
+  // present itself.
+  const std::string hash = sha256_hex(presented);
+  for (const auto& [caller, verifier] : verifiers_) {
+    if (constant_time_equal(hash, verifier)) found = caller;
   }
   return found;
 }

@@ -9,6 +9,7 @@
 #include "emporium/util/time.hpp"
 
 #include <array>
+#include <stdexcept>
 #include <utility>
 
 namespace emporium::idempotency {
@@ -123,18 +124,20 @@ Begun Store::begin(db::Tx& tx, const Key& key, std::string_view proposed_resourc
   const std::int64_t expires = now + options_.replay_ttl_ms;
   Begun out{std::nullopt, Claim{key, token, resource}};
 
-  if (!tx.query(kInsertClaim, {key.scope, key.method, key.route, key.key, key.request_hash, token,
-                               resource, lease_until, now, expires})
-           .empty()) {
-    return out;
+  db::Result found;
+  // A key deleted (swept, released) between the INSERT and the SELECT is inserted again: at READ
+  // COMMITTED each statement sees the latest state, so a second round settles it.
+  for (int round = 0; round < 3 && found.empty(); ++round) {
+    if (!tx.query(kInsertClaim, {key.scope, key.method, key.route, key.key, key.request_hash, token,
+                                 resource, lease_until, now, expires})
+             .empty()) {
+      return out;
+    }
+    // The key exists. On PostgreSQL at REPEATABLE READ a row committed after this transaction's
+    // snapshot makes the INSERT fail with 40001 instead, and the whole transaction runs again.
+    found = tx.query(kSelectKey, key_params(key));
   }
-  // The key exists. On PostgreSQL at REPEATABLE READ a row committed after this transaction's
-  // snapshot makes the INSERT fail with 40001 instead, and the whole transaction runs again.
-  const auto found = tx.query(kSelectKey, key_params(key));
-  if (found.empty()) {
-    // Deleted by a sweep or a release between the two statements: the next attempt inserts.
-    throw db::Unavailable("idempotency key changed while it was read", 1);
-  }
+  if (found.empty()) throw in_use();
   const db::Row& row = found.one();
   const std::int64_t id = row.integer(0);
   if (row.integer(10) <= now) {
@@ -223,6 +226,11 @@ void Idempotency::count(const char* result) {
 
 http::Response Idempotency::run(http::Request& request, db::TxKind kind,
                                 const std::function<http::Response(db::Tx&)>& work) {
+  if (kind != db::TxKind::Write && kind != db::TxKind::WriteCommitted) {
+    // A claim must commit with the work: PostgreSQL reads run statement by statement, and a
+    // snapshot transaction is read-only.
+    throw std::logic_error("Idempotency::run needs a write transaction");
+  }
   const auto key = key_of(request);
   if (!key) return db_.with_tx(kind, work);
   bool replayed = false;

@@ -7,6 +7,7 @@
 #include "emporium/util/time.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -166,7 +167,10 @@ Outcome Outcome::fail(std::string error) {
 std::int64_t backoff_ms(const Backoff& backoff, int attempt, double unit) {
   const std::int64_t cap = std::max<std::int64_t>(backoff.cap_ms, 0);
   std::int64_t ceiling = std::min(std::max<std::int64_t>(backoff.base_ms, 0), cap);
-  for (int n = 1; n < attempt && ceiling < cap; ++n) ceiling = std::min(ceiling * 2, cap);
+  // Doubling saturates at the cap (a cap near INT64_MAX must not overflow).
+  for (int n = 1; n < attempt && ceiling < cap; ++n) {
+    ceiling = ceiling > cap / 2 ? cap : std::min(ceiling * 2, cap);
+  }
   const std::int64_t floor = ceiling / 2;
   const double u = std::clamp(unit, 0.0, 1.0);
   return floor + static_cast<std::int64_t>(u * static_cast<double>(ceiling - floor));
@@ -245,9 +249,15 @@ Settled WorkQueue::decide(const Item& item, const Outcome& outcome, const Backof
   }
   settled.error = storable(outcome.error.empty() ? "failed without a reason" : outcome.error);
   if (settled.state == State::Pending) {
-    const std::int64_t wait =
-        std::max(backoff_ms(backoff, item.attempts, unit), outcome.retry_after_ms.value_or(0));
-    settled.next_run_ms = clock_() + wait;
+    // A provider's Retry-After is honoured up to the back-off cap, and the sum saturates: a huge
+    // value must not wrap into the past (an immediate retry loop).
+    const std::int64_t cap = std::max<std::int64_t>(backoff.cap_ms, 0);
+    const std::int64_t asked = std::clamp<std::int64_t>(outcome.retry_after_ms.value_or(0), 0, cap);
+    const std::int64_t wait = std::max(backoff_ms(backoff, item.attempts, unit), asked);
+    const std::int64_t now = clock_();
+    settled.next_run_ms = wait > std::numeric_limits<std::int64_t>::max() - now
+                              ? std::numeric_limits<std::int64_t>::max()
+                              : now + wait;
   }
   return settled;
 }

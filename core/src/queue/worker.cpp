@@ -94,12 +94,29 @@ int Worker::run_once(std::stop_token stop) {
   // Lost leases first: their items become due again (or fail for good), and the owner's hook
   // hears of it in the same transaction.
   std::vector<std::pair<Item, Settled>> expired;
-  db_.transact(db::TxKind::WriteCommitted, [&](db::Tx& tx) {
-    expired = queue_.expire_leases(tx, options_.batch);
-    if (hook_) {
-      for (const auto& [item, settled] : expired) hook_(tx, item, settled);
+  auto expire = [&](bool with_hook) {
+    db_.transact(db::TxKind::WriteCommitted, [&](db::Tx& tx) {
+      expired = queue_.expire_leases(tx, options_.batch);
+      if (with_hook && hook_) {
+        for (const auto& [item, settled] : expired) hook_(tx, item, settled);
+      }
+    });
+  };
+  try {
+    expire(true);
+  } catch (const std::exception& e) {
+    // A hook that keeps failing on one lost item must not stop the queue: the oldest lost
+    // lease comes first every round, on every instance. Take the items back without the hook
+    // (the owner hears of them when they settle next), and go on claiming either way.
+    warn("lost leases not taken back with the owner's hook", e.what());
+    expired.clear();
+    try {
+      expire(false);
+    } catch (const std::exception& again) {
+      warn("lost leases not taken back", again.what());
+      expired.clear();
     }
-  });
+  }
   if (!expired.empty()) {
     count(kLeaseExpiredTotal, "Work items taken back from a worker whose lease passed",
           static_cast<std::int64_t>(expired.size()));

@@ -69,7 +69,8 @@ TEST(ConfigTest, WithoutTheOrderTokenTheReservationRoutesDoNotStart) {
     register_product_service(app, config);
     ADD_FAILURE() << "expected ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("INTERNAL_TOKEN_ORDER"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("INTERNAL_TOKEN_SHA256_ORDER"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -47,6 +47,7 @@ struct ServiceConfig {
   // INTERNAL_TOKEN_<CALLER> tokens; `caller` is this service's own name ("cart").
   std::string internal_token;
   std::map<std::string, std::string> caller_tokens;
+  std::map<std::string, std::string> caller_token_hashes;  // INTERNAL_TOKEN_SHA256_<CALLER>
   std::string caller;
   std::string jwt_issuer = "emporium";
   std::string jwt_public_key_file;           // optional where the service signs its own tokens
