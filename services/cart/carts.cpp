@@ -132,9 +132,12 @@ domain::PricedCart Carts::set_quantity(std::string_view user_id, std::string_vie
 
 domain::PricedCart Carts::deduct(std::string_view user_id,
                                  const std::vector<domain::Deduction>& items,
+                                 const std::optional<std::string>& order_id,
                                  const catalog::CallContext& context) {
   return change(
-      [&](Tx& tx, std::int64_t now) { return store::deduct_lines(tx, user_id, items, now); },
+      [&](Tx& tx, std::int64_t now) {
+        return store::deduct_lines(tx, user_id, items, now, order_id);
+      },
       context);
 }
 

@@ -60,6 +60,7 @@ class Carts {
   // domain::merge_deductions): a line reaching 0 or below disappears, a product the cart does
   // not hold is ignored, units added meanwhile stay. 404 `Cart not found`.
   domain::PricedCart deduct(std::string_view user_id, const std::vector<domain::Deduction>& items,
+                            const std::optional<std::string>& order_id,
                             const catalog::CallContext& context);
 
   // 404 `Cart not found` unless the user has a cart: lets a handler answer 404 before 400.

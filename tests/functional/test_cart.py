@@ -404,3 +404,20 @@ def test_the_product_client_counts_its_calls_on_metrics(stack, client, admin, sh
     p = create_product(client, admin, stock=5)["_id"]
     added(client, shopper, p, 1)
     assert calls() >= before + 1
+
+
+def test_remove_ordered_with_an_order_id_removes_once(stack, client, admin, shopper):
+    """A retried removal of one order (same orderId) subtracts nothing again: units the customer
+    added in between stay."""
+    p = create_product(client, admin, stock=20)["_id"]
+    added(client, shopper, p, 5)
+    cart_instance = stack.direct(0, "cart")
+    payload = {"orderId": object_id(), "items": [{"productId": p, "quantity": 2}]}
+    path = f"/api/cart/{shopper['id']}/remove-ordered"
+    first = cart_instance.post(path, headers=internal(stack), json=payload)
+    assert first.status_code == 200, first.text
+    assert quantities(body(first)) == {p: 3}
+    added(client, shopper, p, 1)
+    again = cart_instance.post(path, headers=internal(stack), json=payload)
+    assert again.status_code == 200, again.text
+    assert quantities(body(again)) == {p: 4}

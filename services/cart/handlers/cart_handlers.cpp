@@ -96,12 +96,14 @@ Response deduct(Carts& carts, const Currency& currency, Request& request) {
   const Json& body = object_body(request);
   FieldErrors errors;
   const auto items = dto::read_deductions(body, errors);
+  // With the order's id the removal happens once per order: a repeat answers the cart as it is.
+  const auto order_id = dto::read_order_id(body, errors);
   if (!errors.empty()) {
     carts.require_cart(user_id);  // 404 before 400
     errors.throw_if_any();
   }
   return Response::json(
-      200, dto::cart_json(carts.deduct(user_id, *items, context_of(request)), currency));
+      200, dto::cart_json(carts.deduct(user_id, *items, order_id, context_of(request)), currency));
 }
 
 Response clear(Carts& carts, Request& request) {

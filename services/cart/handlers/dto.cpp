@@ -85,4 +85,14 @@ std::optional<std::vector<domain::Deduction>> read_deductions(const Json& body,
   return domain::merge_deductions(std::move(out));
 }
 
+std::optional<std::string> read_order_id(const Json& body, FieldErrors& errors) {
+  const auto it = body.find("orderId");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string() || !is_object_id(it->get_ref<const std::string&>())) {
+    errors.add("orderId", "orderId must be a 24-character hexadecimal order id");
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
 }  // namespace emporium::cart::dto

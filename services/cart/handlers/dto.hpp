@@ -30,4 +30,8 @@ std::optional<std::string> read_product_id(const Json& object, const std::string
 std::optional<std::vector<domain::Deduction>> read_deductions(const Json& body,
                                                               FieldErrors& errors);
 
+// The removal's optional `orderId` (24 hex characters): absent or null → nullopt; malformed →
+// an error under `orderId`.
+std::optional<std::string> read_order_id(const Json& body, FieldErrors& errors);
+
 }  // namespace emporium::cart::dto

@@ -153,8 +153,14 @@ ChangeOutcome set_quantity(Tx& tx, std::string_view user_id, std::string_view pr
 }
 
 ChangeOutcome deduct_lines(Tx& tx, std::string_view user_id,
-                           const std::vector<domain::Deduction>& lines, std::int64_t now_ms) {
+                           const std::vector<domain::Deduction>& lines, std::int64_t now_ms,
+                           const std::optional<std::string>& order_id) {
   return change_cart(tx, user_id, [&](const std::string& cart_id) {
+    // Under the cart row's lock, so two removals of one order queue here and the second finds
+    // the first's row.
+    if (order_id && tx.exec(sql::kRecordRemoval, {std::string(user_id), *order_id, now_ms}) == 0) {
+      return ChangeResult::Unchanged;
+    }
     // The cart row is locked: no other writer changes its lines until this commits. A line is
     // either reduced (it holds more than the deduction) or deleted (it holds no more): one of the
     // two conditional statements matches a line that exists, neither an absent one.

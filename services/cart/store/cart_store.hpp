@@ -77,9 +77,11 @@ ChangeOutcome set_quantity(db::Tx& tx, std::string_view user_id, std::string_vie
 // Run in a db::TxKind::Write transaction. Takes each of `lines` (quantities ≥ 1, one entry per
 // product, e.g. domain::merge_deductions) off the cart: a line left with 0 or fewer units is
 // removed, a product the cart does not hold is ignored, whatever the line holds beyond the
-// quantity stays. Changed bumps the version once; Unchanged when no line was touched.
+// quantity stays. Changed bumps the version once; Unchanged when no line was touched. With
+// `order_id`, the removal happens once per (user, order): a repeat is Unchanged.
 ChangeOutcome deduct_lines(db::Tx& tx, std::string_view user_id,
-                           const std::vector<domain::Deduction>& lines, std::int64_t now_ms);
+                           const std::vector<domain::Deduction>& lines, std::int64_t now_ms,
+                           const std::optional<std::string>& order_id = std::nullopt);
 
 // Run in a db::TxKind::Write transaction. Deletes the cart and its lines; false when there was
 // none.

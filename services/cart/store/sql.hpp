@@ -89,6 +89,11 @@ UPDATE cart_items SET quantity = $3 WHERE cart_id = $1 AND product_id = $2)";
 inline constexpr std::string_view kDeleteLine = R"(
 DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2)";
 
+// One order's removal, recorded in the removal's own transaction: 0 rows when it was done before.
+inline constexpr std::string_view kRecordRemoval = R"(
+INSERT INTO cart_removals (user_id, order_id, created_at) VALUES ($1, $2, $3)
+ON CONFLICT (user_id, order_id) DO NOTHING)";
+
 // A deduct ($3 units ordered): the line keeps what it holds beyond $3 ...
 inline constexpr std::string_view kDeductFromLine = R"(
 UPDATE cart_items SET quantity = quantity - $3

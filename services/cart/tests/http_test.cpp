@@ -394,6 +394,25 @@ TEST_F(CartHttpTest, DeleteCart) {
   EXPECT_EQ(add_product(pen_id, 1).body["items"].size(), 1U);
 }
 
+TEST_F(CartHttpTest, RemoveOrderedWithAnOrderIdRemovesOncePerOrder) {
+  const std::string path = "/api/cart/" + alice_ + "/remove-ordered";
+  const std::string order = new_object_id();
+  const std::string body =
+      R"({"orderId":")" + order + R"(","items":[{"productId":")" + mug_id + R"(","quantity":2}]})";
+  ASSERT_EQ(add_product(mug_id, 5).status, 201);
+  Reply first = call(http::Method::Post, path, internal(), body);
+  ASSERT_EQ(first.status, 200) << first.raw.body;
+  EXPECT_EQ(first.body["items"][0]["quantity"], 3);
+  ASSERT_EQ(add_product(mug_id, 1).status, 201);  // added during checkout
+  Reply again = call(http::Method::Post, path, internal(), body);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.body["items"][0]["quantity"], 4) << "the repeat subtracted again";
+  EXPECT_EQ(call(http::Method::Post, path, internal(),
+                 R"({"orderId":"nope","items":[{"productId":")" + mug_id + R"(","quantity":1}]})")
+                .error_fields(),
+            std::set<std::string>{"orderId"});
+}
+
 TEST_F(CartHttpTest, DeductRemovesTheOrderedQuantities) {
   const std::string path = "/api/cart/" + alice_ + "/remove-ordered";
   auto deduct = [&](const std::string& body) {
@@ -448,8 +467,9 @@ TEST_F(CartHttpTest, DeductIsInternalAndValidatesEveryItem) {
   Reply r = call(http::Method::Post, "/api/cart/" + bob_ + "/remove-ordered", internal(), one);
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body["detail"], "Cart not found");
-  EXPECT_EQ(call(http::Method::Post, "/api/cart/" + bob_ + "/remove-ordered", internal(), "{}").status,
-            404);
+  EXPECT_EQ(
+      call(http::Method::Post, "/api/cart/" + bob_ + "/remove-ordered", internal(), "{}").status,
+      404);
   EXPECT_EQ(call(http::Method::Post, "/api/cart/xyz/remove-ordered", internal(), one).status, 404);
 
   // Every bad field is named.

@@ -65,9 +65,11 @@ class CartStore {
   }
   store::ChangeOutcome deduct_lines(std::string_view user_id,
                                     const std::vector<domain::Deduction>& lines,
-                                    std::int64_t now_ms) {
-    return db_.with_tx(db::TxKind::Write,
-                       [&](db::Tx& tx) { return store::deduct_lines(tx, user_id, lines, now_ms); });
+                                    std::int64_t now_ms,
+                                    const std::optional<std::string>& order_id = std::nullopt) {
+    return db_.with_tx(db::TxKind::Write, [&](db::Tx& tx) {
+      return store::deduct_lines(tx, user_id, lines, now_ms, order_id);
+    });
   }
   bool delete_cart(std::string_view user_id) {
     return db_.with_tx(db::TxKind::Write,
@@ -400,6 +402,41 @@ TEST_P(StoreTest, WritesShareTheCallersTransaction) {
   db.with_tx(db::TxKind::Write, deduct_and_add);
   EXPECT_EQ(store().find_by_user(user_)->lines[0].quantity, 3);
   EXPECT_TRUE(store().find_by_user(other));
+}
+
+TEST_P(StoreTest, OneOrdersRemovalHappensOnceAndUnitsAddedMeanwhileStay) {
+  // A review of issue 8: a retried removal (a re-run queue item, a retry that took over the
+  // order's claim) subtracted again and took units the customer had added since.
+  const std::string order = new_object_id();
+  store().add_line(user_, line(product_id(1), 5), kT0);
+  EXPECT_EQ(store().deduct_lines(user_, {{product_id(1), 2}}, kT0, order).result,
+            ChangeResult::Changed);
+  store().add_line(user_, line(product_id(1), 4), kT0 + 1);  // 3 + 4 added during checkout
+  const auto repeat = store().deduct_lines(user_, {{product_id(1), 2}}, kT0 + 2, order);
+  EXPECT_EQ(repeat.result, ChangeResult::Unchanged);
+  ASSERT_EQ(repeat.cart->lines.size(), 1U);
+  EXPECT_EQ(repeat.cart->lines[0].quantity, 7);
+  // Another order removes again; another user's removal of the same order id is its own.
+  EXPECT_EQ(store()
+                .deduct_lines(user_, {{product_id(1), 2}}, kT0 + 3, new_object_id())
+                .cart->lines[0]
+                .quantity,
+            5);
+  const std::string other = new_object_id();
+  store().add_line(other, line(product_id(1), 3), kT0);
+  EXPECT_EQ(store().deduct_lines(other, {{product_id(1), 1}}, kT0, order).cart->lines[0].quantity,
+            2);
+  // A removal that fails (rolled back) records nothing: its retry removes.
+  const std::string failed = new_object_id();
+  EXPECT_THROW(
+      database_->db().transact(db::TxKind::Write,
+                               [&](db::Tx& tx) {
+                                 store::deduct_lines(tx, user_, {{product_id(1), 1}}, kT0, failed);
+                                 throw std::runtime_error("the caller's transaction failed");
+                               }),
+      std::runtime_error);
+  EXPECT_EQ(store().deduct_lines(user_, {{product_id(1), 1}}, kT0, failed).cart->lines[0].quantity,
+            4);
 }
 
 TEST_P(StoreTest, DeductTakesOrderedUnitsOffAndDropsEmptiedLines) {
