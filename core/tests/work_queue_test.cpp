@@ -216,6 +216,26 @@ TEST_P(WorkQueueTest, AHookFailingOnALostLeaseDoesNotStopTheQueue) {
   EXPECT_EQ(view(q, fresh).state, State::Done);
 }
 
+TEST_P(WorkQueueTest, ABatchItemWithLittleLeaseLeftIsGivenBackNotStarted) {
+  // The review's finding: an item of a slow batch with 1 ms of lease left was started, outlived
+  // its lease and ran beside its next holder.
+  const auto q = mail();
+  const auto first = enqueue(q, "slow");
+  const auto second = enqueue(q, "next");
+  std::vector<std::int64_t> ran;
+  auto w = worker({.batch = 2}, [&](const Item& item) {
+    ran.push_back(item.id);
+    if (item.id == first) clock_.advance_ms(kLeaseMs * 6 / 10);  // a slow provider
+    return Outcome::done();
+  });
+  EXPECT_EQ(w.run_once(), 2);
+  EXPECT_EQ(ran, std::vector<std::int64_t>{first});
+  EXPECT_EQ(view(q, second).state, State::Pending);
+  EXPECT_EQ(view(q, second).attempts, 0) << "given back, not an attempt";
+  w.run_once();
+  EXPECT_EQ(ran, (std::vector<std::int64_t>{first, second}));
+}
+
 TEST_P(WorkQueueTest, AStaleLeaseCannotSettleOrRelease) {
   const auto q = mail();
   const auto id = enqueue(q, "hello", {.max_attempts = 3});

@@ -131,9 +131,10 @@ int Worker::run_once(std::stop_token stop) {
   if (items.empty()) return 0;
   count(kClaimedTotal, "Work items claimed", static_cast<std::int64_t>(items.size()));
   for (std::size_t i = 0; i < items.size(); ++i) {
-    // Finish the item in hand on stop; an item whose lease already passed (a slow batch) may
-    // have a new holder, so it is not started either.
-    if (stop.stop_requested() || queue_.now() >= items[i].lease_until_ms) {
+    // Finish the item in hand on stop. An item of a slow batch whose lease has less than half
+    // its length left is given back, not started: it could outlive its lease mid-run and run
+    // beside its next holder.
+    if (stop.stop_requested() || queue_.now() + options_.lease_ms / 2 > items[i].lease_until_ms) {
       release(std::vector<Item>(items.begin() + static_cast<std::ptrdiff_t>(i), items.end()));
       break;
     }
