@@ -217,6 +217,11 @@ Idempotency::Idempotency(db::Database& db, obs::Metrics* metrics, Options option
                          Store::Clock clock)
     : db_(db), metrics_(metrics), store_(options, std::move(clock)) {}
 
+void Idempotency::count_refusal(const HttpError& e) {
+  if (e.code() == "idempotency_key_reused") count("reused");
+  if (e.code() == "idempotency_key_in_use") count("in_flight");
+}
+
 void Idempotency::count(const char* result) {
   if (metrics_ != nullptr) {
     metrics_->increment(kIdempotencyTotal, "Requests with an Idempotency-Key by outcome", "result",
@@ -246,8 +251,7 @@ http::Response Idempotency::run(http::Request& request, db::TxKind kind,
     count(replayed ? "replayed" : "executed");
     return response;
   } catch (const HttpError& e) {
-    if (e.code() == "idempotency_key_reused") count("reused");
-    if (e.code() == "idempotency_key_in_use") count("in_flight");
+    count_refusal(e);
     throw;
   }
 }
@@ -270,8 +274,7 @@ Idempotency::Started Idempotency::start(const http::Request& request,
     }
     return started;
   } catch (const HttpError& e) {
-    if (e.code() == "idempotency_key_reused") count("reused");
-    if (e.code() == "idempotency_key_in_use") count("in_flight");
+    count_refusal(e);
     throw;
   }
 }
@@ -292,7 +295,7 @@ void Idempotency::abandon(const Claim& claim) noexcept {
 void Idempotency::schedule_sweep(App& app, int interval_ms) {
   app.every("idempotency-sweep", interval_ms, [this] {
     // Batches, so that a large backlog does not hold a long transaction.
-    while (store_.sweep(db_) == 500) {
+    while (store_.sweep(db_, kSweepBatch) == kSweepBatch) {
     }
   });
 }

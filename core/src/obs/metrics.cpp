@@ -108,7 +108,7 @@ void Metrics::record_request(std::string_view method, std::string_view route, in
 }
 
 void Metrics::increment(const std::string& name, const std::string& help, const std::string& label,
-                        const std::string& value) {
+                        const std::string& value, double amount) {
   prometheus::Counter* counter;
   {
     std::lock_guard lock(impl_->mutex);
@@ -126,7 +126,7 @@ void Metrics::increment(const std::string& name, const std::string& help, const 
       counter = it->second;
     }
   }
-  counter->Increment();
+  counter->Increment(amount);
 }
 
 void Metrics::add_counter_source(CounterSource source) {

@@ -192,8 +192,8 @@ void Worker::release(const std::vector<Item>& items) {
 }
 
 void Worker::count(const char* name, const char* help, std::int64_t n) {
-  if (metrics_ == nullptr) return;
-  for (std::int64_t i = 0; i < n; ++i) metrics_->increment(name, help, "queue", queue_.name());
+  if (metrics_ == nullptr || n <= 0) return;
+  metrics_->increment(name, help, "queue", queue_.name(), static_cast<double>(n));
 }
 
 void Worker::count_settled(const Settled& settled) {

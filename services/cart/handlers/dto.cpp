@@ -27,17 +27,28 @@ Json cart_json(const domain::PricedCart& cart, const Currency& currency) {
   return out;
 }
 
-std::optional<std::string> read_product_id(const Json& object, const std::string& field,
-                                           FieldErrors& errors) {
-  const auto it = object.find("productId");
+namespace {
+
+// A 24-hex id member `key` of `object`, its problems recorded under `field`. Absent or null: an
+// error when `required`, else nullopt without one.
+std::optional<std::string> read_id(const Json& object, const std::string& key,
+                                   const std::string& field, bool required, FieldErrors& errors) {
+  const auto it = object.find(key);
   if (it == object.end() || it->is_null()) {
-    errors.add(field, "productId is required");
+    if (required) errors.add(field, key + " is required");
   } else if (!it->is_string() || !is_object_id(it->get_ref<const std::string&>())) {
-    errors.add(field, "productId must be a 24-character hexadecimal id");
+    errors.add(field, key + " must be a 24-character hexadecimal id");
   } else {
     return it->get<std::string>();
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> read_product_id(const Json& object, const std::string& field,
+                                           FieldErrors& errors) {
+  return read_id(object, "productId", field, true, errors);
 }
 
 namespace {
@@ -86,13 +97,7 @@ std::optional<std::vector<domain::Deduction>> read_deductions(const Json& body,
 }
 
 std::optional<std::string> read_order_id(const Json& body, FieldErrors& errors) {
-  const auto it = body.find("orderId");
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string() || !is_object_id(it->get_ref<const std::string&>())) {
-    errors.add("orderId", "orderId must be a 24-character hexadecimal order id");
-    return std::nullopt;
-  }
-  return it->get<std::string>();
+  return read_id(body, "orderId", "orderId", false, errors);
 }
 
 }  // namespace emporium::cart::dto

@@ -30,6 +30,7 @@
 #pragma once
 
 #include "emporium/db/database.hpp"
+#include "emporium/error/errors.hpp"
 #include "emporium/http/message.hpp"
 
 #include <cstdint>
@@ -50,6 +51,8 @@ namespace emporium::idempotency {
 // Counter of keyed requests by `result`: executed, replayed, in_flight, reused, taken_over.
 inline constexpr const char* kIdempotencyTotal = "idempotency_requests_total";
 inline constexpr std::size_t kMaxKeyLength = 255;
+// Keys deleted per sweep transaction.
+inline constexpr int kSweepBatch = 500;
 
 struct Options {
   std::int64_t replay_ttl_ms = 24LL * 3600 * 1000;
@@ -93,7 +96,7 @@ class Store {
   // Drops a claim whose execution had no effect, so that a retry executes at once.
   void release(db::Tx& tx, const Claim& claim) const;
   // Deletes up to `batch` keys past their replay window; returns how many.
-  std::int64_t sweep(db::Database& db, int batch = 500) const;
+  std::int64_t sweep(db::Database& db, int batch = kSweepBatch) const;
 
   const Options& options() const { return options_; }
 
@@ -139,6 +142,7 @@ class Idempotency {
 
  private:
   void count(const char* result);
+  void count_refusal(const HttpError& e);
 
   db::Database& db_;
   obs::Metrics* metrics_;

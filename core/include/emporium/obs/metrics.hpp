@@ -34,9 +34,9 @@ class Metrics {
   ~Metrics();
 
   void record_request(std::string_view method, std::string_view route, int status, double seconds);
-  // Adds 1 to a service counter `name{label=value}` (created on first use).
+  // Adds `amount` (1 unless given) to a service counter `name{label=value}` (created on first use).
   void increment(const std::string& name, const std::string& help, const std::string& label,
-                 const std::string& value);
+                 const std::string& value, double amount = 1);
   // Adds counters read from `source` at every render() (e.g. http::HttpClient::counter_source()).
   // Samples of one name from several sources render as one family; the name must not be one the
   // registry already has. `source` is called on the scraping thread, so it must be cheap and
