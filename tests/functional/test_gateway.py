@@ -56,6 +56,12 @@ def test_trailing_slash_on_a_route_is_tolerated(client, user):
     ("POST", "/api/products/reservations"),
     ("POST", "/api/products/Reservations/abc/commit"),
     ("DELETE", "/api/products/reservations/abc"),
+    ("POST", "/api/cart/0123456789abcdef01234567/remove-ordered"),
+    ("GET", "/api/orders/internal/0123456789abcdef01234567"),
+    ("POST", "/api/orders/internal/0123456789abcdef01234567/payment-lease"),
+    ("DELETE", "/api/orders/Internal/0123456789abcdef01234567/payment-lease/pay_1"),
+    ("POST", "/api/orders/internal/0123456789abcdef01234567/paid"),
+    ("POST", "/api/orders/INTERNAL/0123456789abcdef01234567/payment-failed"),
     ("GET", "/api/users/x/../metrics"),
 ])
 def test_internal_routes_are_404_at_the_gateway(stack, client, method, path):
