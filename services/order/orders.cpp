@@ -1,6 +1,7 @@
 #include "orders.hpp"
 
 #include <emporium/error/errors.hpp>
+#include <emporium/http/etag.hpp>
 #include <emporium/money/currency.hpp>
 #include <emporium/util/time.hpp>
 
@@ -28,6 +29,13 @@ HttpError not_payable(const Order& order, const std::string& detail, const char*
   HttpError error = conflict(detail, code);
   error.with_extra("orderStatus", std::string(domain::status_name(order.status)));
   return error;
+}
+
+// 412 unless `if_match` (an If-Match header) names the order's current ETag.
+void require_match(const Order& order, const std::optional<std::string>& if_match) {
+  if (if_match && !http::if_match_satisfied(*if_match, http::etag(order.id, order.version))) {
+    throw precondition_failed();
+  }
 }
 
 std::string task_json(const std::string& kind, const std::string& order_id,
@@ -200,8 +208,10 @@ Orders::Changed Orders::change(const std::string& order_id, const Decide& decide
 }
 
 Order Orders::cancel(const std::string& order_id, bool by_admin,
-                     const upstream::CallContext& context) {
+                     const upstream::CallContext& context,
+                     const std::optional<std::string>& if_match) {
   const Changed changed = change(order_id, [&](Tx& tx, const Order& order, std::int64_t now) {
+    require_match(order, if_match);
     if (order.status == Status::Paid) {
       if (!by_admin) {
         throw conflict("A paid order can only be cancelled by the shop, which refunds it",
@@ -219,10 +229,12 @@ Order Orders::cancel(const std::string& order_id, bool by_admin,
 }
 
 Order Orders::set_status(const std::string& order_id, Status to,
-                         const upstream::CallContext& context) {
-  if (to == Status::Cancelled) return cancel(order_id, true, context);
-  if (to == Status::Paid) return mark_paid(order_id, {}, context);
+                         const upstream::CallContext& context,
+                         const std::optional<std::string>& if_match) {
+  if (to == Status::Cancelled) return cancel(order_id, true, context, if_match);
+  if (to == Status::Paid) return mark_paid(order_id, {}, context, if_match);
   const Changed changed = change(order_id, [&](Tx& tx, const Order& order, std::int64_t now) {
+    require_match(order, if_match);
     if (to == Status::Expired && domain::can_transition(order.status, to)) {
       throw conflict("An order becomes Expired only when its time to pay has passed",
                      "transition_not_allowed");
@@ -285,8 +297,10 @@ Order Orders::drop_lease(const std::string& order_id, const std::string& payment
 }
 
 Order Orders::mark_paid(const std::string& order_id, const std::string& payment_id,
-                        const upstream::CallContext& context) {
+                        const upstream::CallContext& context,
+                        const std::optional<std::string>& if_match) {
   const Changed changed = change(order_id, [&](Tx& tx, const Order& found, std::int64_t now) {
+    require_match(found, if_match);
     const bool paid = found.status == Status::Paid || found.status == Status::Shipped ||
                       found.status == Status::Delivered;
     if (paid && !payment_id.empty() && found.paid_payment_id == payment_id) {

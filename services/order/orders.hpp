@@ -69,12 +69,15 @@ class Orders {
 
   // Cancels: an owner while the order is unpaid; an admin also when it is Paid (409 naming the
   // missing refund path until payment-service refunds). The stock goes back.
+  // `if_match`: the client's If-Match header (412 unless it names the current ETag, or is `*`).
   domain::Order cancel(const std::string& order_id, bool by_admin,
-                       const upstream::CallContext& context);
+                       const upstream::CallContext& context,
+                       const std::optional<std::string>& if_match = std::nullopt);
   // An admin's status change along the table; `Expired` only comes from the expiry. 409 when the
   // table refuses.
   domain::Order set_status(const std::string& order_id, domain::Status to,
-                           const upstream::CallContext& context);
+                           const upstream::CallContext& context,
+                           const std::optional<std::string>& if_match = std::nullopt);
 
   // ---- payment-service (internal routes) ----
   // Takes (or renews) the payment lease for `payment_id` for `ttl_ms` (capped by
@@ -90,7 +93,8 @@ class Orders {
   // payer refunds). The held stock is committed. An empty payment id: an admin recording an
   // offline payment.
   domain::Order mark_paid(const std::string& order_id, const std::string& payment_id,
-                          const upstream::CallContext& context);
+                          const upstream::CallContext& context,
+                          const std::optional<std::string>& if_match = std::nullopt);
   domain::Order mark_payment_failed(const std::string& order_id, const std::string& payment_id,
                                     const std::optional<std::string>& reason);
 

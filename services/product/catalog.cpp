@@ -1,6 +1,6 @@
 #include "catalog.hpp"
 
-#include "domain/etag.hpp"
+#include <emporium/http/etag.hpp>
 #include "domain/validation.hpp"
 
 #include <emporium/error/errors.hpp>
@@ -103,7 +103,7 @@ Product Catalog::update(std::string_view id, const domain::ProductFields& fields
     auto current = store::find_product(tx, id);
     if (!current) throw not_found(kProductNotFound);
     if (pre.if_match &&
-        !domain::if_match_satisfied(*pre.if_match, domain::etag(current->id, current->version))) {
+        !http::if_match_satisfied(*pre.if_match, http::etag(current->id, current->version))) {
       throw precondition_failed();
     }
     if (pre.expected_version && *pre.expected_version != current->version) {

@@ -506,3 +506,22 @@ def test_kill_9_of_an_order_instance_under_load_loses_nothing(short_ttl_stack):
     for who, doc in ok:
         assert get_order(client, who, doc["_id"])["status"] == "Expired"
     print(f"{len(ok)} orders placed ({held} units) across the kill; {len(results) - len(ok)} refused or cut")
+
+
+def test_status_changes_honour_if_match(stack, client, admin):
+    a = create_product(client, admin, stock=5)
+    who = customer(stack)
+    order = placed(client, who, {"items": [{"productId": a["_id"], "quantity": 1}]})
+    oid = order["_id"]
+    stale = f'"{oid}-{order["__v"] + 1}"'
+    assert_problem(client.put(f"/api/orders/{oid}/status", token=admin, json={"status": "Paid"},
+                              headers={"If-Match": stale}), 412)
+    assert_problem(client.post(f"/api/orders/{who['id']}/{oid}/cancel", token=who["token"],
+                               headers={"If-Match": stale}), 412)
+    assert get_order(client, who, oid)["status"] == "Pending"
+    resp = client.put(f"/api/orders/{oid}/status", token=admin, json={"status": "Paid"},
+                      headers={"If-Match": f'"{oid}-{order["__v"]}"'})
+    assert resp.status_code == 200 and body(resp)["status"] == "Paid", resp.text
+    resp = client.put(f"/api/orders/{oid}/status", token=admin, json={"status": "Shipped"},
+                      headers={"If-Match": "*"})
+    assert resp.status_code == 200 and resp.headers["ETag"] == f'"{oid}-2"', resp.text

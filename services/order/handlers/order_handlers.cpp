@@ -48,6 +48,12 @@ domain::Order owned_order(Orders& orders, const std::string& user_id, const std:
   return order;
 }
 
+// The request's If-Match header (`*` matches any current version; http::if_match_satisfied).
+std::optional<std::string> if_match_of(const Request& request) {
+  const auto header = request.header("If-Match");
+  return header ? std::optional<std::string>(std::string(*header)) : std::nullopt;
+}
+
 upstream::CallContext context_of(const Request& request) {
   upstream::CallContext context;
   context.request_id = request.request_id;
@@ -178,20 +184,24 @@ Response set_status(Context& c, Request& request) {
       throw forbidden("payment-service may only set Paid here");
     }
     errors.throw_if_any();
-    return dto::order_response(200, c.orders->mark_paid(order_id, *payment_id, context_of(request)),
-                               c.currency, true);
+    return dto::order_response(
+        200, c.orders->mark_paid(order_id, *payment_id, context_of(request), if_match_of(request)),
+        c.currency, true);
   }
   const domain::Status status = read_target_status(body);
-  return dto::order_response(200, c.orders->set_status(order_id, status, context_of(request)),
-                             c.currency);
+  return dto::order_response(
+      200, c.orders->set_status(order_id, status, context_of(request), if_match_of(request)),
+      c.currency);
 }
 
 Response cancel(Context& c, Request& request) {
   const std::string user_id = order_owner(request, "Order not found");
   const std::string order_id = order_id_param(request);
   owned_order(*c.orders, user_id, order_id);
-  return dto::order_response(
-      200, c.orders->cancel(order_id, request.user().is_admin(), context_of(request)), c.currency);
+  return dto::order_response(200,
+                             c.orders->cancel(order_id, request.user().is_admin(),
+                                              context_of(request), if_match_of(request)),
+                             c.currency);
 }
 
 // ---- payment-service ---------------------------------------------------------------------------

@@ -93,10 +93,19 @@ void insert_order(Tx& tx, const Order& order) {
           {order.id, order.user_id, std::string(domain::status_name(order.status)), order.total,
            order.currency, db::nullable(order.shipping_address),
            std::int64_t{order.from_cart ? 1 : 0}, order.expires_at_ms, order.created_at_ms});
-  std::int64_t position = 0;
-  for (const auto& line : order.lines) {
-    tx.exec(sql::kInsertItem,
-            {order.id, position++, line.product_id, line.name, line.price, line.quantity});
+  // All lines in one statement: one round trip however many lines (at most 100: 501 parameters).
+  if (!order.lines.empty()) {
+    std::string values;
+    Params params{order.id};
+    std::int64_t position = 0;
+    for (const auto& line : order.lines) {
+      if (!values.empty()) values += ", ";
+      const std::size_t p = params.size() + 1;
+      values += "($1, " + placeholders(p, 5) + ")";
+      params.insert(params.end(),
+                    {position++, line.product_id, line.name, line.price, line.quantity});
+    }
+    tx.exec(std::string(sql::kInsertItems) + values, params);
   }
   for (std::size_t i = 0; i < order.history.size(); ++i) {
     insert_history(tx, order.id, i, order.history[i]);

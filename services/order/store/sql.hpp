@@ -16,9 +16,9 @@ INSERT INTO orders (id, user_id, status, total, currency, shipping_address, from
                     created_at, updated_at, version)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0))";
 
-inline constexpr std::string_view kInsertItem = R"(
-INSERT INTO order_items (order_id, position, product_id, name, price, quantity)
-VALUES ($1, $2, $3, $4, $5, $6))";
+// Followed by one "($1, $n, …)" tuple per line (store/order_store.cpp).
+inline constexpr std::string_view kInsertItems = R"(
+INSERT INTO order_items (order_id, position, product_id, name, price, quantity) VALUES )";
 
 inline constexpr std::string_view kInsertHistory = R"(
 INSERT INTO order_history (order_id, seq, status, at) VALUES ($1, $2, $3, $4))";

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -73,6 +74,27 @@ TEST_P(OrderStoreTest, AnOrderComesBackWithItsLinesAndHistory) {
   EXPECT_TRUE(found->from_cart);
   EXPECT_EQ(found->version, 0);
   EXPECT_FALSE(find(new_object_id()));
+}
+
+TEST_P(OrderStoreTest, AHundredLinesGoInOneStatementAndComeBackInOrder) {
+  Order big = new_order("u1", kT0);
+  big.lines.clear();
+  for (int i = 0; i < 100; ++i) {
+    char id[25];
+    std::snprintf(id, sizeof id, "%024x", 1000 - i);  // not in id order: position decides
+    big.lines.push_back({id, "Item " + std::to_string(i), 100 + i, 1 + i % 7});
+  }
+  big.total = domain::total_of(big.lines);
+  insert(big);
+  const auto found = find(big.id);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->lines.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(found->lines[i].product_id, big.lines[i].product_id);
+    EXPECT_EQ(found->lines[i].name, big.lines[i].name);
+    EXPECT_EQ(found->lines[i].price, big.lines[i].price);
+    EXPECT_EQ(found->lines[i].quantity, big.lines[i].quantity);
+  }
 }
 
 TEST_P(OrderStoreTest, AStatusChangeAppendsHistoryAndBumpsTheVersion) {

@@ -1,6 +1,6 @@
 #include "handlers/dto.hpp"
 
-#include "domain/etag.hpp"
+#include <emporium/http/etag.hpp>
 
 #include <emporium/util/time.hpp>
 
@@ -26,7 +26,7 @@ Json product_json(const domain::Product& p, const Currency& currency) {
 http::Response product_response(int status, const domain::Product& product,
                                 const Currency& currency) {
   http::Response response = http::Response::json(status, product_json(product, currency));
-  response.set_header("ETag", domain::etag(product.id, product.version));
+  response.set_header("ETag", http::etag(product.id, product.version));
   return response;
 }
 

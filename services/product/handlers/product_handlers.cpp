@@ -2,7 +2,7 @@
 // every bad field, call the catalog, write the DTO.
 #include "handlers/product_handlers.hpp"
 
-#include "domain/etag.hpp"
+#include <emporium/http/etag.hpp>
 #include "domain/list_query.hpp"
 #include "domain/stock.hpp"
 #include "domain/validation.hpp"
@@ -89,9 +89,9 @@ Response get_product(Catalog& catalog, Request& request) {
   const std::string id = product_id(request);
   const auto product = catalog.find(id);
   if (!product) throw not_found(kProductNotFound);
-  const std::string tag = domain::etag(product->id, product->version);
+  const std::string tag = http::etag(product->id, product->version);
   if (auto header = request.header("If-None-Match");
-      header && domain::if_none_match_hits(*header, tag)) {
+      header && http::if_none_match_hits(*header, tag)) {
     Response response;
     response.status = 304;
     response.content_type.clear();

@@ -1,6 +1,5 @@
 // Pure domain logic: field validation, stock lines and reservations, ETags, listing parameters.
 // No I/O. (The currency and price rules are core's: core/tests/money_test.cpp.)
-#include "domain/etag.hpp"
 #include "domain/list_query.hpp"
 #include "domain/stock.hpp"
 #include "domain/validation.hpp"
@@ -222,31 +221,6 @@ TEST(StockTest, ReservationIds) {
   EXPECT_FALSE(is_valid_reservation_id(std::string(65, 'a')));
   EXPECT_FALSE(is_valid_reservation_id("a b"));
   EXPECT_FALSE(is_valid_reservation_id("a/b"));
-}
-
-// ---- etag ----
-
-TEST(EtagTest, StrongTagsFromIdAndVersion) {
-  EXPECT_EQ(etag("abc", 3), "\"abc-3\"");
-}
-
-TEST(EtagTest, IfMatchUsesStrongComparison) {
-  const std::string tag = etag("abc", 3);
-  EXPECT_TRUE(if_match_satisfied("\"abc-3\"", tag));
-  EXPECT_TRUE(if_match_satisfied(" \"x\", \"abc-3\" ", tag));
-  EXPECT_TRUE(if_match_satisfied("*", tag));
-  EXPECT_FALSE(if_match_satisfied("W/\"abc-3\"", tag));
-  EXPECT_FALSE(if_match_satisfied("\"abc-2\"", tag));
-  EXPECT_FALSE(if_match_satisfied("abc-3", tag));
-  EXPECT_FALSE(if_match_satisfied("", tag));
-}
-
-TEST(EtagTest, IfNoneMatchUsesWeakComparison) {
-  const std::string tag = etag("abc", 3);
-  EXPECT_TRUE(if_none_match_hits("\"abc-3\"", tag));
-  EXPECT_TRUE(if_none_match_hits("W/\"abc-3\"", tag));
-  EXPECT_TRUE(if_none_match_hits("*", tag));
-  EXPECT_FALSE(if_none_match_hits("\"abc-4\"", tag));
 }
 
 // ---- list query ----

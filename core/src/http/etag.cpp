@@ -1,8 +1,8 @@
-#include "domain/etag.hpp"
+#include "emporium/http/etag.hpp"
 
 #include <vector>
 
-namespace emporium::product::domain {
+namespace emporium::http {
 namespace {
 
 struct Tag {
@@ -59,4 +59,4 @@ bool if_none_match_hits(std::string_view header, std::string_view current) {
   return false;
 }
 
-}  // namespace emporium::product::domain
+}  // namespace emporium::http
