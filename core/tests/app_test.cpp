@@ -293,6 +293,22 @@ TEST_F(AppTest, UnexpectedExceptionIs500WithoutLeakingItsText) {
   EXPECT_EQ(res.body.find("secret"), std::string::npos);
 }
 
+TEST_F(AppTest, ExtraProblemMembersNeverReplaceStandardOnes) {
+  app_.route(Method::Get, "/api/conflict", [](Request&) -> Response {
+    HttpError error = conflict("Order is already paid", "already_paid");
+    error.with_extra("status", "Delivered");  // an order's status, not the HTTP one
+    error.with_extra("code", "other");
+    error.with_extra("shortLines", Json::array());
+    throw error;
+  });
+  const auto res = call(Method::Get, "/api/conflict");
+  ASSERT_EQ(res.status, 409);
+  const Json doc = parse_json(res.body);
+  EXPECT_EQ(doc["status"], 409);
+  EXPECT_EQ(doc["code"], "already_paid");
+  EXPECT_EQ(doc["shortLines"], Json::array());
+}
+
 TEST_F(AppTest, MetricsCountByRouteTemplate) {
   call(Method::Get, "/api/things/abc");
   call(Method::Get, "/api/things/def");

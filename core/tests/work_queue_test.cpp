@@ -316,6 +316,21 @@ TEST_P(WorkQueueTest, FailuresBackOffExponentiallyWithJitterWithinBounds) {
   EXPECT_EQ(metric(metrics_, kRetriedTotal, "mail"), 4 * kItems);
 }
 
+TEST_P(WorkQueueTest, DiscardDropsOnlyAPendingItem) {
+  const auto q = mail();
+  const auto skipped = enqueue(q, "fallback");
+  const auto taken = enqueue(q, "in hand");
+  EXPECT_TRUE(db().with_tx(TxKind::Write, [&](Tx& tx) { return q.discard(tx, skipped); }));
+  const auto held = claim(q, "worker-a");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].id, taken);
+  // A running item is no longer the enqueuer's to drop; a second discard finds nothing.
+  EXPECT_FALSE(db().with_tx(TxKind::Write, [&](Tx& tx) { return q.discard(tx, taken); }));
+  EXPECT_FALSE(db().with_tx(TxKind::Write, [&](Tx& tx) { return q.discard(tx, skipped); }));
+  EXPECT_EQ(view(q, taken).state, State::Running);
+  EXPECT_TRUE(claim(q, "worker-b").empty());
+}
+
 TEST_P(WorkQueueTest, MaxAttemptsEndFailedWithTheLastErrorThenRequeueRunsAgain) {
   const auto q = mail();
   const auto id = enqueue(q, "to@example.com", {.max_attempts = 3});

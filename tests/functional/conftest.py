@@ -4,7 +4,7 @@
     EMPORIUM_TEST_PG_URL=postgresql://postgres@127.0.0.1:PORT/postgres   (postgres: the cluster in
                                      which each stack gets its own CREATE DATABASE)
     EMPORIUM_BUILD_DIR=build/release (where the binaries are; the suite never builds)
-    EMPORIUM_SERVICES=users          (comma list of users, products, cart: what the shared stack
+    EMPORIUM_SERVICES=users          (comma list of users, products, cart, orders: what the shared stack
                                      runs; tests marked services(...) for others are skipped)
 
 Run with the Debian interpreter: /usr/bin/python3 -m pytest tests/functional
@@ -77,7 +77,8 @@ def make_stack(tmp_path_factory, db_kind, pg_url):
 @pytest.fixture(scope="session")
 def stack(make_stack):
     """The shared stack: two user-service instances behind nginx; with EMPORIUM_SERVICES naming them,
-    also two product-service instances and one shopping-cart-service instance calling both."""
+    also two product-service instances, one shopping-cart-service instance calling both, and two
+    order-service instances calling product-service and shopping-cart-service."""
     with make_stack("main", services=enabled_services()) as s:
         yield s
 

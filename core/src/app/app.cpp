@@ -530,8 +530,11 @@ Response App::problem(const Request& request, const HttpError& error) const {
     errors.push_back({{"field", f.field}, {"message", f.message}});
   body["errors"] = std::move(errors);
   if (config_.problem_error_member) body["error"] = error.detail();
-  for (auto it = error.extra().begin(); it != error.extra().end(); ++it)
-    body[it.key()] = it.value();
+  // Extra members add to the document; they never replace a standard one (`status` stays the
+  // HTTP status a client reads).
+  for (auto it = error.extra().begin(); it != error.extra().end(); ++it) {
+    if (!body.contains(it.key())) body[it.key()] = it.value();
+  }
   Response res = Response::json(error.status(), body);
   res.content_type = "application/problem+json; charset=utf-8";
   for (const auto& [name, value] : error.headers()) res.set_header(name, value);

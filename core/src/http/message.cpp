@@ -43,6 +43,11 @@ std::string_view Request::param(std::string_view name) const {
   return {};
 }
 
+const Json& Request::json_object() const {
+  if (!json_.is_object()) throw bad_request("The request body must be a JSON object");
+  return json_;
+}
+
 std::optional<std::string> Request::query(std::string_view name) const {
   // Parsed and checked once, as a whole: one bad parameter fails the request (400 naming it)
   // instead of dropping the others, which would let a filter fail open (`?category=x&%zz`).

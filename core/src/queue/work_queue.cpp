@@ -77,6 +77,8 @@ constexpr const char* kList =
 constexpr const char* kRequeue =
     "UPDATE emporium_work_items SET state = 'pending', attempts = 0, run_after_ms = $3, "
     "updated_at_ms = $3, finished_at_ms = NULL WHERE id = $1 AND queue = $2 AND state = 'failed'";
+constexpr const char* kDiscardPending =
+    "DELETE FROM emporium_work_items WHERE id = $1 AND queue = $2 AND state = 'pending'";
 constexpr const char* kCounts =
     "SELECT state, COUNT(*) FROM emporium_work_items "
     "WHERE queue = $1 AND state IN ('pending', 'running', 'failed') GROUP BY state";
@@ -298,6 +300,10 @@ std::vector<Item> WorkQueue::list(db::Tx& tx, State state, int limit, std::int64
 
 bool WorkQueue::requeue(db::Tx& tx, std::int64_t id) const {
   return tx.exec(kRequeue, {id, name_, clock_()}) == 1;
+}
+
+bool WorkQueue::discard(db::Tx& tx, std::int64_t id) const {
+  return tx.exec(kDiscardPending, {id, name_}) == 1;
 }
 
 Counts WorkQueue::counts(db::Tx& tx) const {

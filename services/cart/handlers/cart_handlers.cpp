@@ -43,15 +43,9 @@ catalog::CallContext context_of(const Request& request) {
   return context;
 }
 
-const Json& object_body(const Request& request) {
-  const Json& body = request.json();
-  if (!body.is_object()) throw bad_request("The request body must be a JSON object");
-  return body;
-}
-
 Response add(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Refused);
-  const Json& body = object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   const auto product_id = dto::read_product_id(body, "productId", errors);
   const auto quantity = read_integer(body, "quantity", errors, 1, domain::kMaxLineQuantity);
@@ -76,7 +70,7 @@ Response remove(Carts& carts, const Currency& currency, Request& request) {
 Response update(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Refused);
   const std::string product_id = line_product(request);
-  const Json& body = object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   const auto quantity = read_integer(body, "quantity", errors, 0, domain::kMaxLineQuantity);
   if (!quantity && errors.empty()) errors.add("quantity", "quantity is required");
@@ -93,7 +87,7 @@ Response update(Carts& carts, const Currency& currency, Request& request) {
 // 404, before any 400 (DESIGN §4 check order), which order-service reads as "nothing to remove".
 Response deduct(Carts& carts, const Currency& currency, Request& request) {
   const std::string user_id = cart_owner(request, InternalCallers::Allowed);
-  const Json& body = object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   const auto items = dto::read_deductions(body, errors);
   // With the order's id the removal happens once per order: a repeat answers the cart as it is.

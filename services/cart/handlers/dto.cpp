@@ -1,5 +1,6 @@
 #include "handlers/dto.hpp"
 
+#include <emporium/json/item_lines.hpp>
 #include <emporium/util/ids.hpp>
 #include <emporium/util/time.hpp>
 
@@ -51,49 +52,16 @@ std::optional<std::string> read_product_id(const Json& object, const std::string
   return read_id(object, "productId", field, true, errors);
 }
 
-namespace {
-
-// One line of a deduct body; problems are recorded under `field` (`items[2]`) and its members.
-std::optional<domain::Deduction> read_deduction(const Json& item, const std::string& field,
-                                                FieldErrors& errors) {
-  if (!item.is_object()) {
-    errors.add(field, "must be an object with productId and quantity");
-    return std::nullopt;
-  }
-  auto product_id = read_product_id(item, field + ".productId", errors);
-  FieldErrors quantity_errors;  // read_integer names the bare member; re-filed under `field`
-  const auto quantity =
-      read_integer(item, "quantity", quantity_errors, 1, domain::kMaxLineQuantity);
-  if (!quantity && quantity_errors.empty()) quantity_errors.add("quantity", "quantity is required");
-  for (const auto& e : quantity_errors.list()) errors.add(field + ".quantity", e.message);
-  if (!product_id || !quantity) return std::nullopt;
-  return domain::Deduction{std::move(*product_id), *quantity};
-}
-
-}  // namespace
-
 std::optional<std::vector<domain::Deduction>> read_deductions(const Json& body,
                                                               FieldErrors& errors) {
-  const auto items = body.find("items");
-  if (items == body.end() || items->is_null()) {
-    errors.add("items", "items is required");
-    return std::nullopt;
-  }
-  if (!items->is_array() || items->empty() ||
-      items->size() > static_cast<std::size_t>(domain::kMaxLines)) {
-    errors.add("items",
-               "items must be an array of 1 to " + std::to_string(domain::kMaxLines) + " lines");
-    return std::nullopt;
-  }
+  auto lines = read_item_lines(body, errors,
+                               {.max_lines = static_cast<std::size_t>(domain::kMaxLines),
+                                .max_quantity = domain::kMaxLineQuantity});
+  if (!lines) return std::nullopt;
   std::vector<domain::Deduction> out;
-  out.reserve(items->size());
-  std::size_t index = 0;
-  for (const Json& item : *items) {
-    auto line = read_deduction(item, "items[" + std::to_string(index++) + "]", errors);
-    if (line) out.push_back(std::move(*line));
-  }
-  if (out.size() != items->size()) return std::nullopt;  // some line was recorded as bad
-  return domain::merge_deductions(std::move(out));
+  out.reserve(lines->size());
+  for (auto& line : *lines) out.push_back({std::move(line.product_id), line.quantity});
+  return out;
 }
 
 std::optional<std::string> read_order_id(const Json& body, FieldErrors& errors) {

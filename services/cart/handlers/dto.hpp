@@ -26,7 +26,7 @@ std::optional<std::string> read_product_id(const Json& object, const std::string
 
 // The deduct body `{"items":[{"productId","quantity"}]}`: 1..100 items, quantities integers
 // 1..1000. Every problem is recorded in `errors` (`items`, `items[2].quantity`); nullopt when
-// there was any. The items come back merged per product (domain::merge_deductions).
+// there was any. Read by emporium/json/item_lines.hpp: merged per product, sorted by id.
 std::optional<std::vector<domain::Deduction>> read_deductions(const Json& body,
                                                               FieldErrors& errors);
 

@@ -32,7 +32,7 @@ std::optional<std::string> optional_phone(const Json& body, FieldErrors& errors)
 }
 
 Response register_user(Accounts& accounts, Request& request) {
-  const Json& body = dto::object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   Registration registration;
   if (auto name = dto::required_string(body, "name", errors)) {
@@ -56,7 +56,7 @@ Response register_user(Accounts& accounts, Request& request) {
 }
 
 Response login(Accounts& accounts, Request& request) {
-  const Json& body = dto::object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   auto email = dto::required_string(body, "email", errors);
   if (email && email->empty()) errors.add("email", "email is required");
@@ -68,7 +68,7 @@ Response login(Accounts& accounts, Request& request) {
 }
 
 Response refresh(Accounts& accounts, Request& request) {
-  const Json& body = dto::object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   auto token = dto::required_string(body, "refreshToken", errors);
   errors.throw_if_any();

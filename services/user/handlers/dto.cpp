@@ -26,12 +26,6 @@ Json token_pair_json(const TokenPair& tokens) {
   return Json{{"token", tokens.access_token}, {"refreshToken", tokens.refresh_token}};
 }
 
-const Json& object_body(const http::Request& request) {
-  const Json& body = request.json();
-  if (!body.is_object()) throw bad_request("The request body must be a JSON object");
-  return body;
-}
-
 std::optional<std::string> required_string(const Json& body, const char* field,
                                            FieldErrors& errors) {
   const auto it = body.find(field);

@@ -22,9 +22,6 @@ Json session_json(const Session& session);
 // {"token","refreshToken"}
 Json token_pair_json(const TokenPair& tokens);
 
-// The request's JSON body, which must be an object (400 otherwise).
-const Json& object_body(const http::Request& request);
-
 // A string member; records "<field> is required" when absent (or null) and the type error when it
 // is not a string.
 std::optional<std::string> required_string(const Json& body, const char* field,

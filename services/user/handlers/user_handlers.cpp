@@ -57,7 +57,7 @@ Response get_me(Accounts& accounts, Request& request) {
 
 Response put_me(Accounts& accounts, Request& request) {
   const std::string& id = caller_id(request);
-  const Json& body = dto::object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   ProfileChange change;
   if (auto name = dto::optional_string(body, "name", errors)) {
@@ -150,7 +150,7 @@ Response get_user(Accounts& accounts, Request& request) {
 Response put_role(Accounts& accounts, Request& request) {
   const std::string id(request.param("id"));
   if (!is_object_id(id)) throw not_found("User not found");
-  const Json& body = dto::object_body(request);
+  const Json& body = request.json_object();
   FieldErrors errors;
   auto role = dto::required_string(body, "role", errors);
   if (role) {

@@ -1,7 +1,6 @@
 """Which services the suite runs: EMPORIUM_SERVICES, a comma list of upstream names (users,
-products, cart). Default "users" while product-service and shopping-cart-service are built only
-with -DEMPORIUM_EXTRA_SERVICES; the default becomes "users,products,cart" once they are in the
-default build.
+products, cart, orders); by default all of them. cart needs products; orders needs products and
+cart.
 
 Tests that need a service carry `pytest.mark.services("products", "cart")`; conftest skips them
 when a service they name is not enabled. When it is enabled but its binary is missing, the stack
@@ -11,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-DEFAULT_SERVICES = "users,products,cart"
-KNOWN = ("users", "products", "cart")
-SKIP_REASON = "product/cart not in EMPORIUM_SERVICES"
+DEFAULT_SERVICES = "users,products,cart,orders"
+KNOWN = ("users", "products", "cart", "orders")
+SKIP_REASON = "a service the test needs is not in EMPORIUM_SERVICES"
 
 
 class ServicesError(ValueError):
@@ -30,6 +29,8 @@ def enabled_services() -> tuple[str, ...]:
         names.append("users")  # the suite's accounts and tokens come from user-service
     if "cart" in names and "products" not in names:
         raise ServicesError("EMPORIUM_SERVICES: cart needs products")
+    if "orders" in names and not {"products", "cart"} <= set(names):
+        raise ServicesError("EMPORIUM_SERVICES: orders needs products and cart")
     return tuple(s for s in KNOWN if s in names)
 
 

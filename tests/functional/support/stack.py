@@ -78,6 +78,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "users": ServiceSpec("users", "user", "user-service"),
     "products": ServiceSpec("products", "product", "product-service"),
     "cart": ServiceSpec("cart", "cart", "shopping-cart-service"),
+    "orders": ServiceSpec("orders", "order", "order-service"),
 }
 
 
@@ -140,14 +141,15 @@ class Instance:
 
 class Stack:
     """`services` lists what runs (upstream names, see SERVICES); `instances` is the number of
-    user-service instances, `product_instances` and `cart_instances` those of the others. `env`
+    user-service instances, `product_instances`, `cart_instances` and `order_instances` those of the
+    others. `env`
     overrides user-service variables, `service_env={"products": {...}, "cart": {...}}` the others'."""
 
     def __init__(self, base_dir: Path, name: str, db_kind: str, pg_url: str | None = None,
                  env: dict[str, str] | None = None, instances: int = 2,
                  cors_origins: str = "http://shop.example", services: tuple[str, ...] | list[str] = ("users",),
                  service_env: dict[str, dict[str, str]] | None = None, product_instances: int = 2,
-                 cart_instances: int = 1):
+                 cart_instances: int = 1, order_instances: int = 2):
         self.name = name
         self.dir = base_dir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -162,10 +164,13 @@ class Stack:
             raise ValueError(f"unknown services {unknown}; known: {', '.join(SERVICES)}")
         if "cart" in services and "products" not in services:
             raise ValueError("cart needs products in the same stack (PRODUCT_SERVICE_URLS)")
+        if "orders" in services and not {"products", "cart"} <= set(services):
+            raise ValueError("orders needs products and cart in the same stack")
         # In dependency order: what a service calls starts in the same batch, its URLs known first.
         self.services = [s for s in SERVICES if s in services]
         self.service_env = {k: dict(v) for k, v in (service_env or {}).items()}
-        self.counts = {"users": instances, "products": product_instances, "cart": cart_instances}
+        self.counts = {"users": instances, "products": product_instances, "cart": cart_instances,
+                       "orders": order_instances}
         self.cors_origins = cors_origins
         self.internal_token = secrets.token_hex(24)  # the shared INTERNAL_TOKEN
         self.admin_email = "admin@emporium.test"
@@ -208,6 +213,10 @@ class Stack:
     def carts(self) -> list[Instance]:
         return self.groups["cart"]
 
+    @property
+    def orders(self) -> list[Instance]:
+        return self.groups["orders"]
+
     def all_instances(self) -> list[Instance]:
         return [inst for s in SERVICES for inst in self.groups[s]]
 
@@ -249,8 +258,11 @@ class Stack:
             "INTERNAL_TOKEN": self.internal_token,
             "JWT_PUBLIC_KEY_FILE": str(self.keys.public_path),
         })
-        if service == "cart":
+        if service in ("cart", "orders"):
             env["PRODUCT_SERVICE_URLS"] = ",".join(i.url for i in self.products)
+        if service == "orders":
+            env["CART_SERVICE_URLS"] = ",".join(i.url for i in self.carts)
+            env["ORDER_WORKER_POLL_MS"] = "200"
         env.update(self.service_env.get(service, {}))
         return env
 

@@ -52,6 +52,8 @@ class Request {
   std::optional<std::string> query(std::string_view name) const;
   // The parsed JSON body; present for routes declared with `json_body`.
   const Json& json() const { return json_; }
+  // The parsed JSON body when it is an object, the shape every route's body has; 400 otherwise.
+  const Json& json_object() const;
   void set_json(Json value) { json_ = std::move(value); }
   // Frees the body and its parsed JSON now, on the calling thread. The server calls it on the
   // worker that ran the handler: freeing a 1 MiB document of small objects costs milliseconds of

@@ -144,6 +144,11 @@ class WorkQueue {
   // was lost.
   bool release(db::Tx& tx, const Item& item) const;
 
+  // Deletes a pending item whose work was done another way (the handler that enqueued it as a
+  // fallback made the call itself and it succeeded). False when no worker can skip it any more:
+  // it is running, finished, or gone; then it runs (again), so its work must be idempotent.
+  bool discard(db::Tx& tx, std::int64_t id) const;
+
   // ---- admin ----
   std::optional<Item> get(db::Tx& tx, std::int64_t id) const;
   // Items in `state` by id, after `after_id` (paging), at most `limit`.
