@@ -288,6 +288,43 @@ TEST_P(IdempotencyTest, AbandonedClaimLetsTheRetryExecuteAtOnce) {
   EXPECT_EQ(again.claim->resource_id, "r2");
 }
 
+TEST_P(IdempotencyTest, TwoPhaseRunReplaysAndAbandonsOnAnErrorButNotOnAnUnknownCommit) {
+  auto idem = idempotency();
+  int ids = 0;
+  const auto new_id = [&] { return "res-" + std::to_string(++ids); };
+  auto call = [&](const std::function<void()>& before_commit) {
+    auto request = keyed_post("u1", "k2", Json{{"name", "lamp"}});
+    return idem.run_two_phase(request, new_id, [&](const std::string& id, const auto& complete) {
+      before_commit();
+      return db().with_tx(TxKind::Write, [&](Tx& tx) {
+        Response response = create(tx, id);
+        complete(tx, response);
+        return response;
+      });
+    });
+  };
+  // An error without effect: the claim is dropped, so the retry executes at once (new id).
+  EXPECT_THROW(call([] { throw conflict("not now"); }), HttpError);
+  EXPECT_EQ(effects(), 0);
+  // An unknown COMMIT outcome keeps the claim: a retry meanwhile is 409, not a second execution.
+  EXPECT_THROW(call([] { throw db::Unavailable("lost"); }), db::Unavailable);
+  try {
+    call([] {});
+    ADD_FAILURE() << "a held claim must refuse the retry";
+  } catch (const HttpError& e) {
+    EXPECT_EQ(e.status(), 409);
+  }
+  // After its lease, the retry takes the claim over with the claim's own resource id, executes
+  // once, and from then on the answer replays.
+  clock_.advance_ms(Options{}.lease_ms + 1);
+  const Response first = call([] {});
+  EXPECT_EQ(first.status, 201);
+  const Response replay = call([] { ADD_FAILURE() << "a replay must not execute"; });
+  EXPECT_EQ(replay.body, first.body);
+  EXPECT_EQ(effects(), 1);
+  EXPECT_EQ(parse_json(first.body)["_id"], "res-2");  // the id the held claim carried
+}
+
 TEST_P(IdempotencyTest, KeysExpireAfterTheReplayWindowAndAreSwept) {
   auto idem = idempotency();
   auto request = keyed_post("u1", "k", Json{{"name", "lamp"}});

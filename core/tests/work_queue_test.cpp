@@ -331,6 +331,23 @@ TEST_P(WorkQueueTest, DiscardDropsOnlyAPendingItem) {
   EXPECT_TRUE(claim(q, "worker-b").empty());
 }
 
+TEST_P(WorkQueueTest, AFollowUpDoneAtOnceIsDiscardedOtherwiseLeftToTheWorker) {
+  const auto q = mail();
+  const auto done = enqueue(q, "done now", {.run_after_ms = clock_.now() + 15'000});
+  const auto later = enqueue(q, "provider down", {.run_after_ms = clock_.now() + 15'000});
+  const auto thrown = enqueue(q, "threw", {.run_after_ms = clock_.now() + 15'000});
+  EXPECT_EQ(run_follow_up(db(), q, done, [] { return Outcome::done(); }).kind, Outcome::Kind::Done);
+  EXPECT_EQ(run_follow_up(db(), q, later, [] { return Outcome::retry("503"); }).kind,
+            Outcome::Kind::Retry);
+  const auto outcome =
+      run_follow_up(db(), q, thrown, []() -> Outcome { throw std::runtime_error("boom"); });
+  EXPECT_EQ(outcome.kind, Outcome::Kind::Retry);
+  EXPECT_EQ(outcome.error, "boom");
+  EXPECT_FALSE(db().with_tx(TxKind::Read, [&](Tx& tx) { return q.get(tx, done); }));
+  EXPECT_EQ(view(q, later).state, State::Pending);
+  EXPECT_EQ(view(q, thrown).state, State::Pending);
+}
+
 TEST_P(WorkQueueTest, MaxAttemptsEndFailedWithTheLastErrorThenRequeueRunsAgain) {
   const auto q = mail();
   const auto id = enqueue(q, "to@example.com", {.max_attempts = 3});

@@ -348,25 +348,12 @@ Order Orders::mark_payment_failed(const std::string& order_id, const std::string
 // ---- tasks -----------------------------------------------------------------------------------
 
 void Orders::try_now(const FollowUp& follow_up, const upstream::CallContext& context) {
-  queue::Outcome outcome;
-  try {
-    outcome = perform(follow_up.task, context);
-  } catch (const std::exception& e) {
-    outcome = queue::Outcome::retry(e.what());
-  }
-  if (outcome.kind != queue::Outcome::Kind::Done) {
-    if (log_ != nullptr) {
-      log_->info("order follow-up left to the worker", {{"orderId", follow_up.task.order_id},
-                                                        {"task", follow_up.task.kind},
-                                                        {"error", outcome.error}});
-    }
-    return;
-  }
-  if (follow_up.item_id == 0) return;
-  try {
-    db_.transact(TxKind::Write, [&](Tx& tx) { queue_.discard(tx, follow_up.item_id); });
-  } catch (const std::exception&) {
-    // The task runs once more later; it is idempotent.
+  const auto outcome = queue::run_follow_up(db_, queue_, follow_up.item_id,
+                                            [&] { return perform(follow_up.task, context); });
+  if (outcome.kind != queue::Outcome::Kind::Done && log_ != nullptr) {
+    log_->info("order follow-up left to the worker", {{"orderId", follow_up.task.order_id},
+                                                      {"task", follow_up.task.kind},
+                                                      {"error", outcome.error}});
   }
 }
 

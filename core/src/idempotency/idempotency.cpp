@@ -284,6 +284,25 @@ void Idempotency::complete(db::Tx& tx, const Claim& claim, const http::Response&
   count("executed");
 }
 
+http::Response Idempotency::run_two_phase(
+    const http::Request& request, const std::function<std::string()>& new_id,
+    const std::function<http::Response(const std::string&, const Complete&)>& work) {
+  auto started = start(request, new_id());
+  if (started.replay) return std::move(*started.replay);
+  const std::string resource_id = started.claim ? started.claim->resource_id : new_id();
+  const Complete complete = [&](db::Tx& tx, const http::Response& response) {
+    if (started.claim) this->complete(tx, *started.claim, response);
+  };
+  try {
+    return work(resource_id, complete);
+  } catch (const db::Unavailable&) {
+    throw;
+  } catch (...) {
+    if (started.claim) abandon(*started.claim);
+    throw;
+  }
+}
+
 void Idempotency::abandon(const Claim& claim) noexcept {
   try {
     db_.transact(db::TxKind::WriteCommitted, [&](db::Tx& tx) { store_.release(tx, claim); });

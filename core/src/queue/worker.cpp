@@ -263,4 +263,21 @@ void Worker::warn(std::string_view msg, const std::string& error) const {
   if (log_ != nullptr) log_->warn(msg, {{"queue", queue_.name()}, {"error", error}});
 }
 
+Outcome run_follow_up(db::Database& db, const WorkQueue& queue, std::int64_t item_id,
+                      const std::function<Outcome()>& work) {
+  Outcome outcome;
+  try {
+    outcome = work();
+  } catch (const std::exception& e) {
+    outcome = Outcome::retry(e.what());
+  }
+  if (outcome.kind != Outcome::Kind::Done || item_id == 0) return outcome;
+  try {
+    db.transact(db::TxKind::Write, [&](db::Tx& tx) { queue.discard(tx, item_id); });
+  } catch (const std::exception&) {
+    // The item runs once more when due; the work is idempotent.
+  }
+  return outcome;
+}
+
 }  // namespace emporium::queue

@@ -98,26 +98,19 @@ Response place(Context& c, Request& request) {
 
   // The order id is the claim's resource: a retry that takes over a dead claim reuses it, so the
   // reservation (keyed by the order id) de-duplicates.
-  auto started = c.idempotency->start(request, new_object_id());
-  if (started.replay) return std::move(*started.replay);
-  const std::string order_id = started.claim ? started.claim->resource_id : new_object_id();
-  try {
-    std::optional<Response> response;
-    c.orders->place(
-        user_id, order_id, input, context_of(request), [&](db::Tx& tx, const domain::Order& order) {
-          response = dto::order_response(201, order, c.currency);
-          response->set_header("Location", std::string(kBasePath) + "/" + user_id + "/" + order.id);
-          if (started.claim) c.idempotency->complete(tx, *started.claim, *response);
-        });
-    return std::move(*response);
-  } catch (const db::Unavailable&) {
-    // The COMMIT's outcome may be unknown: the claim stays until its lease passes, then a retry
-    // replays (committed) or takes it over with the same order id (not committed).
-    throw;
-  } catch (...) {
-    if (started.claim) c.idempotency->abandon(*started.claim);
-    throw;
-  }
+  return c.idempotency->run_two_phase(
+      request, new_object_id,
+      [&](const std::string& order_id, const idempotency::Idempotency::Complete& complete) {
+        std::optional<Response> response;
+        c.orders->place(user_id, order_id, input, context_of(request),
+                        [&](db::Tx& tx, const domain::Order& order) {
+                          response = dto::order_response(201, order, c.currency);
+                          response->set_header(
+                              "Location", std::string(kBasePath) + "/" + user_id + "/" + order.id);
+                          complete(tx, *response);
+                        });
+        return std::move(*response);
+      });
 }
 
 Response list_own(Context& c, Request& request) {

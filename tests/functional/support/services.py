@@ -1,6 +1,6 @@
 """Which services the suite runs: EMPORIUM_SERVICES, a comma list of upstream names (users,
-products, cart, orders); by default all of them. cart needs products; orders needs products and
-cart.
+products, cart, orders, payments); by default all of them. cart needs products; orders needs
+products and cart; payments needs orders.
 
 Tests that need a service carry `pytest.mark.services("products", "cart")`; conftest skips them
 when a service they name is not enabled. When it is enabled but its binary is missing, the stack
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-DEFAULT_SERVICES = "users,products,cart,orders"
-KNOWN = ("users", "products", "cart", "orders")
+DEFAULT_SERVICES = "users,products,cart,orders,payments"
+KNOWN = ("users", "products", "cart", "orders", "payments")
 SKIP_REASON = "a service the test needs is not in EMPORIUM_SERVICES"
 
 
@@ -31,6 +31,8 @@ def enabled_services() -> tuple[str, ...]:
         raise ServicesError("EMPORIUM_SERVICES: cart needs products")
     if "orders" in names and not {"products", "cart"} <= set(names):
         raise ServicesError("EMPORIUM_SERVICES: orders needs products and cart")
+    if "payments" in names and "orders" not in names:
+        raise ServicesError("EMPORIUM_SERVICES: payments needs orders")
     return tuple(s for s in KNOWN if s in names)
 
 

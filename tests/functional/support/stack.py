@@ -79,6 +79,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "products": ServiceSpec("products", "product", "product-service"),
     "cart": ServiceSpec("cart", "cart", "shopping-cart-service"),
     "orders": ServiceSpec("orders", "order", "order-service"),
+    "payments": ServiceSpec("payments", "payment", "payment-service"),
 }
 
 
@@ -141,15 +142,15 @@ class Instance:
 
 class Stack:
     """`services` lists what runs (upstream names, see SERVICES); `instances` is the number of
-    user-service instances, `product_instances`, `cart_instances` and `order_instances` those of the
-    others. `env`
+    user-service instances, `product_instances`, `cart_instances` and `order_instances` and
+    `payment_instances` those of the others. `env`
     overrides user-service variables, `service_env={"products": {...}, "cart": {...}}` the others'."""
 
     def __init__(self, base_dir: Path, name: str, db_kind: str, pg_url: str | None = None,
                  env: dict[str, str] | None = None, instances: int = 2,
                  cors_origins: str = "http://shop.example", services: tuple[str, ...] | list[str] = ("users",),
                  service_env: dict[str, dict[str, str]] | None = None, product_instances: int = 2,
-                 cart_instances: int = 1, order_instances: int = 2):
+                 cart_instances: int = 1, order_instances: int = 2, payment_instances: int = 2):
         self.name = name
         self.dir = base_dir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -166,11 +167,14 @@ class Stack:
             raise ValueError("cart needs products in the same stack (PRODUCT_SERVICE_URLS)")
         if "orders" in services and not {"products", "cart"} <= set(services):
             raise ValueError("orders needs products and cart in the same stack")
+        if "payments" in services and "orders" not in services:
+            raise ValueError("payments needs orders in the same stack")
         # In dependency order: what a service calls starts in the same batch, its URLs known first.
         self.services = [s for s in SERVICES if s in services]
         self.service_env = {k: dict(v) for k, v in (service_env or {}).items()}
         self.counts = {"users": instances, "products": product_instances, "cart": cart_instances,
-                       "orders": order_instances}
+                       "orders": order_instances, "payments": payment_instances}
+        self.webhook_secret = "whsec_" + secrets.token_hex(16)
         self.cors_origins = cors_origins
         self.internal_token = secrets.token_hex(24)  # the shared INTERNAL_TOKEN
         self.admin_email = "admin@emporium.test"
@@ -216,6 +220,10 @@ class Stack:
     @property
     def orders(self) -> list[Instance]:
         return self.groups["orders"]
+
+    @property
+    def payments(self) -> list[Instance]:
+        return self.groups["payments"]
 
     def all_instances(self) -> list[Instance]:
         return [inst for s in SERVICES for inst in self.groups[s]]
@@ -263,6 +271,10 @@ class Stack:
         if service == "orders":
             env["CART_SERVICE_URLS"] = ",".join(i.url for i in self.carts)
             env["ORDER_WORKER_POLL_MS"] = "200"
+        if service == "payments":
+            env["ORDER_SERVICE_URLS"] = ",".join(i.url for i in self.orders)
+            env["STRIPE_WEBHOOK_SECRET"] = self.webhook_secret
+            env["PAYMENT_WORKER_POLL_MS"] = "200"
         env.update(self.service_env.get(service, {}))
         return env
 

@@ -135,6 +135,18 @@ class Idempotency {
   // drop frees itself when its lease passes).
   void abandon(const Claim& claim) noexcept;
 
+  // The two phases around a handler's work: claims the key with a fresh resource id from
+  // `new_id` (a taken-over claim keeps its own), answers a stored response at once, else runs
+  // `work(resource_id, complete)`; `work` calls `complete(tx, response)` in the transaction that
+  // makes its effect (nothing is stored without a key). A throw from `work` abandons the claim so
+  // that a retry executes again — except db::Unavailable, whose COMMIT may have happened: the
+  // claim then stays until its lease passes, and the retry replays or takes over.
+  using Complete = std::function<void(db::Tx&, const http::Response&)>;
+  http::Response run_two_phase(const http::Request& request,
+                               const std::function<std::string()>& new_id,
+                               const std::function<http::Response(const std::string& resource_id,
+                                                                  const Complete& complete)>& work);
+
   // Sweeps expired keys every `interval_ms` on the App's background threads.
   void schedule_sweep(App& app, int interval_ms = 60'000);
 

@@ -66,6 +66,14 @@ struct WorkerOptions {
   std::string owner{};
 };
 
+// A follow-up: work enqueued as item `item_id` (a fallback, due later) in the transaction that
+// made it necessary, and done now by the request that committed it. When `work` reports done the
+// item is discarded, else the worker runs it when due. Never throws: an exception from `work` is
+// a retry with its message. The item may still run once more (the discard lost a race with a
+// claim), so `work` must be idempotent downstream.
+Outcome run_follow_up(db::Database& db, const WorkQueue& queue, std::int64_t item_id,
+                      const std::function<Outcome()>& work);
+
 class Worker {
  public:
   using Handler = std::function<Outcome(const Item&)>;
@@ -92,7 +100,8 @@ class Worker {
   void notify();
 
   // Runs run() on the App's background threads (App::background: stopped when the drain
-  // starts) and, with keep_done_ms, an hourly purge of done items (App::every).
+  // starts) and, with keep_done_ms, an hourly purge of done items (App::every). The worker must
+  // outlive app.run(): its threads use it until the App stops them.
   void attach(App& app);
 
   const WorkQueue& queue() const { return queue_; }
