@@ -15,6 +15,10 @@ OrderConfig OrderConfig::from_env(const Env& env) {
   config.products =
       http::upstream_from_env(env, "PRODUCT_SERVICE", token, kDefaultProductServiceUrl);
   config.carts = http::upstream_from_env(env, "CART_SERVICE", token, kDefaultCartServiceUrl);
+  if (!env.string("PAYMENT_SERVICE_URLS", "").empty() ||
+      !env.string("PAYMENT_SERVICE_URI", "").empty()) {
+    config.payments = http::upstream_from_env(env, "PAYMENT_SERVICE", token);
+  }
   const auto currency = currency_from_code(env.string("CURRENCY", "usd"));
   if (!currency) {
     throw ConfigError("CURRENCY: must be an ISO 4217 code with 0 or 2 decimals, such as usd");

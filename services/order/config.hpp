@@ -9,6 +9,7 @@
 #include <emporium/money/currency.hpp>
 
 #include <cstdint>
+#include <optional>
 
 namespace emporium::order {
 
@@ -19,6 +20,9 @@ struct OrderConfig {
   // *_TIMEOUT_MS; calls carry this service's own token (caller `order`).
   http::UpstreamConfig products;
   http::UpstreamConfig carts;
+  // PAYMENT_SERVICE_URLS (or PAYMENT_SERVICE_URI), optional: where an admin's cancel of a paid
+  // order asks for the refund. Unset: that cancel is 409 naming the missing refund path.
+  std::optional<http::UpstreamConfig> payments;
   // CURRENCY: the store's one currency, the same as product-service's.
   Currency currency;
   // ORDER_TTL (seconds, default 1800): an unpaid order expires this long after it was placed.

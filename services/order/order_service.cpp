@@ -17,8 +17,13 @@ void register_order_service(App& app, const OrderConfig& config) {
   // The clients' calls, retries, failures and breaker openings on /metrics.
   app.metrics().add_counter_source(products.counter_source());
   app.metrics().add_counter_source(carts.counter_source());
-  auto upstreams =
-      std::make_shared<upstream::Upstreams>(std::move(products), std::move(carts), config.currency);
+  std::optional<http::HttpClient> payments;
+  if (config.payments) {
+    payments.emplace("payment-service", config.payments->base_urls, config.payments->options);
+    app.metrics().add_counter_source(payments->counter_source());
+  }
+  auto upstreams = std::make_shared<upstream::Upstreams>(std::move(products), std::move(carts),
+                                                         config.currency, std::move(payments));
   auto orders =
       std::make_shared<Orders>(app.db(), std::move(upstreams), config, &app.log(), &app.metrics());
   orders->attach(app);

@@ -190,10 +190,11 @@ Orders::Changed Orders::apply(Tx& tx, const Order& order, Status to, store::Stat
         domain::status_name(to));
   const bool gives_back =
       (to == Status::Cancelled || to == Status::Expired) && domain::is_unpaid(order.status);
-  if (gives_back || to == Status::Paid) {
-    Task task{gives_back ? "release" : "commit", order.id, {}, {}};
-    const auto id = enqueue(tx, task, change.at_ms + kFallbackDelayMs,
-                            (gives_back ? "release:" : "commit:") + order.id);
+  const bool refunds = to == Status::Cancelled && order.status == Status::Paid;
+  if (gives_back || refunds || to == Status::Paid) {
+    const std::string kind = gives_back ? "release" : refunds ? "refund" : "commit";
+    Task task{kind, order.id, {}, {}};
+    const auto id = enqueue(tx, task, change.at_ms + kFallbackDelayMs, kind + ":" + order.id);
     out.follow_up = FollowUp{std::move(task), id};
   }
   return out;
@@ -217,10 +218,12 @@ Order Orders::cancel(const std::string& order_id, bool by_admin,
         throw conflict("A paid order can only be cancelled by the shop, which refunds it",
                        "cancel_needs_refund");
       }
-      throw conflict(
-          "Cancelling a paid order needs a refund, and no refund path exists yet: "
-          "payment-service (POST /api/payments/:paymentId/refund) is not deployed",
-          "refund_unavailable");
+      if (!upstreams_->can_refund()) {
+        throw conflict(
+            "Cancelling a paid order needs a refund, and no refund path is configured: "
+            "set PAYMENT_SERVICE_URLS (payment-service refunds it)",
+            "refund_unavailable");
+      }
     }
     return apply(tx, order, Status::Cancelled, {.at_ms = now, .drop_lease = true});
   });
@@ -372,6 +375,16 @@ queue::Outcome Orders::perform(const Task& task, const upstream::CallContext& co
                       {{"orderId", task.order_id}});
         }
         return queue::Outcome::fail("the reservation was released or expired before commit");
+      }
+      return queue::Outcome::done();
+    }
+    if (task.kind == "refund") {
+      if (upstreams_->refund_order(task.order_id, context) == upstream::Settled::Refused) {
+        if (log_ != nullptr) {
+          log_->error("the provider refused the refund of a cancelled paid order",
+                      {{"orderId", task.order_id}});
+        }
+        return queue::Outcome::fail("the provider refused the refund");
       }
       return queue::Outcome::done();
     }

@@ -67,8 +67,10 @@ class Orders {
   domain::Order get(const std::string& order_id);
   store::OrderPage list(const store::ListFilter& filter, std::int64_t offset, std::int64_t limit);
 
-  // Cancels: an owner while the order is unpaid; an admin also when it is Paid (409 naming the
-  // missing refund path until payment-service refunds). The stock goes back.
+  // Cancels: an owner while the order is unpaid (the held stock goes back); an admin also when it
+  // is Paid: payment-service refunds it (a follow-up task; 409 naming the missing refund path
+  // when PAYMENT_SERVICE_URLS is unset). The stock of a paid order was committed: it is not put
+  // back on sale by the cancel (an admin adjusts stock when the goods return).
   // `if_match`: the client's If-Match header (412 unless it names the current ETag, or is `*`).
   domain::Order cancel(const std::string& order_id, bool by_admin,
                        const upstream::CallContext& context,
@@ -105,7 +107,7 @@ class Orders {
 
  private:
   struct Task {
-    std::string kind;  // expire, release, commit, cart
+    std::string kind;  // expire, release, commit, cart, refund
     std::string order_id;
     std::string user_id;          // cart
     std::vector<ItemLine> lines;  // cart

@@ -398,6 +398,19 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
   });
 }
 
+std::optional<Refund> Payments::refund_order(const std::string& order_id) {
+  const auto paid =
+      db_.with_tx(TxKind::Read, [&](Tx& tx) { return store::find_success(tx, order_id); });
+  if (!paid) return std::nullopt;
+  const std::string refund_id = "cancel-" + order_id;
+  const auto existing =
+      db_.with_tx(TxKind::Read, [&](Tx& tx) { return store::find_refund(tx, refund_id); });
+  if (!existing && domain::refundable(*paid) == 0) {
+    return Refund{refund_id, paid->id, 0, "succeeded", std::nullopt, "nothing left", clock_()};
+  }
+  return refund(paid->id, std::nullopt, refund_id, [](Tx&, const Refund&) {});
+}
+
 // ---- tasks -----------------------------------------------------------------------------------
 
 std::int64_t Payments::enqueue(Tx& tx, const std::string& kind, const std::string& id) {

@@ -89,6 +89,11 @@ class Payments {
   domain::Refund refund(const std::string& payment_id, std::optional<std::int64_t> amount,
                         const std::string& refund_id, const InRefundCommit& in_commit);
 
+  // order-service cancelling a paid order: refunds what is left of the order's successful
+  // payment, once per order (the refund id is derived from the order id, so a repeat replays).
+  // nullopt when the order has no successful payment (paid offline: nothing to refund here).
+  std::optional<domain::Refund> refund_order(const std::string& order_id);
+
   void attach(App& app);
   queue::Outcome run_task(const queue::Item& item);
 

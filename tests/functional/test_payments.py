@@ -226,3 +226,25 @@ def test_webhooks_with_a_bad_signature_an_old_timestamp_or_a_changed_body_are_40
     assert body(client.get(f"/api/payments/{payment['_id']}", token=who["token"]))["status"] == "succeeded"
     history = [h["status"] for h in order_status(client, who, order["_id"])["history"]]
     assert history.count("Paid") == 1
+
+
+def test_an_admin_cancelling_a_paid_order_refunds_its_payment_once(stack, client, admin):
+    who, order = order_for(client, stack, admin, price=10, quantity=2)
+    payment = body(pay(client, who, order["_id"]))
+    assert payment["status"] == "succeeded"
+    partial = client.post(f"/api/payments/{payment['_id']}/refund", token=admin, json={"amount": 500})
+    assert partial.status_code == 201, partial.text
+    resp = client.post(f"/api/orders/{who['id']}/{order['_id']}/cancel", token=admin)
+    assert resp.status_code == 200 and body(resp)["status"] == "Cancelled", resp.text
+
+    def refunded():
+        return body(client.get(f"/api/payments/{payment['_id']}", token=admin))
+
+    assert wait_until(lambda: refunded()["refunded"] == 2000, 15), refunded()
+    doc = refunded()
+    assert doc["status"] == "refunded"
+    assert sorted(r["amount"] for r in doc["refunds"]) == [500, 1500]
+    assert [h["status"] for h in order_status(client, who, order["_id"])["history"]] == \
+        ["Pending", "Paid", "Cancelled"]
+    assert_problem(client.post(f"/api/orders/{who['id']}/{order['_id']}/cancel", token=admin), 409)
+    assert refunded()["refunded"] == 2000

@@ -252,3 +252,41 @@ def test_an_order_that_expired_while_its_payment_was_in_flight_is_refunded(make_
             assert wait_until(lambda: body(client.get(f"/api/payments/{payment['_id']}",
                                                       token=who["token"]))["status"] == "refunded", 30), doc
             assert f.succeeded_charges_by().get(order["_id"]) == 1
+
+
+def status_of_direct(stack, who, order_id):
+    try:
+        resp = requests.get(f"{stack.orders[0].url}/api/orders/{who['id']}/{order_id}",
+                            headers={"Authorization": f"Bearer {who['token']}"}, timeout=2)
+        return resp.json().get("status")
+    except requests.RequestException:
+        return None
+
+
+def test_an_order_service_down_at_the_charge_becomes_paid_when_it_is_back(s, fake):
+    client = s.client()
+    product = create_product(client, admin_token(s), price=11, stock=10)
+    who, order = new_order(client, s, product)
+    fake.delay(2.0, n=1, method="POST", path="/v1/payment_intents", after_work=True)
+    outcome: list = []
+
+    def attempt():
+        with Client(s.url, timeout=60) as c:
+            outcome.append(pay(c, who, order["_id"]))
+
+    t = threading.Thread(target=attempt)
+    t.start()
+    assert wait_until(lambda: fake.succeeded_charges_by().get(order["_id"]) == 1, 15)
+    for i in range(len(s.orders)):  # order-service is gone while the payment succeeds
+        s.kill_instance("orders", i)
+    t.join(timeout=60)
+    assert outcome and outcome[0].status_code == 201, outcome
+    assert status_of_direct(s, who, order["_id"]) is None  # nobody to ask
+    for i in range(len(s.orders)):
+        s.restart_instance(i, "orders")
+    assert status_of(client, who, order["_id"]) == "Pending"
+    assert body(outcome[0])["status"] == "succeeded"
+    # The payment's worker tells order-service once it answers again: Paid, exactly once.
+    assert wait_until(lambda: status_of(client, who, order["_id"]) == "Paid", 90)
+    assert history_of(client, who, order["_id"]).count("Paid") == 1
+    assert fake.succeeded_charges_by().get(order["_id"]) == 1

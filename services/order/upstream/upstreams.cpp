@@ -39,8 +39,23 @@ std::optional<domain::Line> held_line(const Json& item, const Currency& currency
 
 }  // namespace
 
-Upstreams::Upstreams(http::HttpClient products, http::HttpClient carts, Currency currency)
-    : products_(std::move(products)), carts_(std::move(carts)), currency_(std::move(currency)) {}
+Upstreams::Upstreams(http::HttpClient products, http::HttpClient carts, Currency currency,
+                     std::optional<http::HttpClient> payments)
+    : products_(std::move(products)),
+      carts_(std::move(carts)),
+      currency_(std::move(currency)),
+      payments_(std::move(payments)) {}
+
+Settled Upstreams::refund_order(const std::string& order_id, const CallContext& context) const {
+  if (!payments_) throw service_unavailable("payment-service is not configured");
+  // Once per order in payment-service (the refund id is derived from the order id).
+  const auto response =
+      call(*payments_, http::Method::Post, "/api/payments/internal/orders/" + order_id + "/refund",
+           {}, context, true);
+  if (response.status == 200) return Settled::Done;
+  if (response.status == 409) return Settled::Refused;
+  throw unavailable(*payments_);
+}
 
 http::ClientResponse Upstreams::call(const http::HttpClient& client, http::Method method,
                                      std::string path, std::string body, const CallContext& context,

@@ -11,6 +11,8 @@
 //     commit refused (404, 409: released meanwhile) → Refused, a fact no retry changes.
 //   - cart lines: 200 the lines; 404 no cart → nullopt.
 //   - cart removal: 200 done, 404 no cart → done (nothing to take off).
+//   - refund of a paid order (payment-service, optional): 200 done (refunded, or nothing to
+//     refund); 409 the provider refused → Refused.
 // A call that gets no answer throws service_unavailable (503 with Retry-After), which the use
 // cases turn into a retry later where the order already exists.
 #pragma once
@@ -36,7 +38,9 @@ enum class Settled { Done, Refused };
 
 class Upstreams {
  public:
-  Upstreams(http::HttpClient products, http::HttpClient carts, Currency currency);
+  // `payments`: payment-service, when configured (refunds of cancelled paid orders).
+  Upstreams(http::HttpClient products, http::HttpClient carts, Currency currency,
+            std::optional<http::HttpClient> payments = std::nullopt);
 
   // The held lines (name, price as held), in the order product-service answered them.
   std::vector<domain::Line> reserve(const std::string& order_id, const std::vector<ItemLine>& lines,
@@ -49,6 +53,9 @@ class Upstreams {
   void remove_from_cart(const std::string& user_id, const std::string& order_id,
                         const std::vector<ItemLine>& lines, const CallContext& context) const;
 
+  bool can_refund() const { return payments_.has_value(); }
+  Settled refund_order(const std::string& order_id, const CallContext& context) const;
+
   const http::HttpClient& products() const { return products_; }
   const http::HttpClient& carts() const { return carts_; }
 
@@ -60,6 +67,7 @@ class Upstreams {
   http::HttpClient products_;
   http::HttpClient carts_;
   Currency currency_;
+  std::optional<http::HttpClient> payments_;
 };
 
 }  // namespace emporium::order::upstream

@@ -126,6 +126,14 @@ Response refund(Context& c, Request& request) {
       });
 }
 
+// order-service cancelling a paid order (caller `order`): 200 with the refund, or
+// {"refund": null} when the order has no payment to refund (paid offline).
+Response refund_order(Context& c, Request& request) {
+  const std::string order_id = id_param(request, "orderId", "Order not found");
+  const auto refund = c.payments->refund_order(order_id);
+  return Response::json(200, Json{{"refund", refund ? dto::refund_json(*refund) : Json(nullptr)}});
+}
+
 // Stripe's webhook: the raw body's signature first (400 for any doubt), then the event.
 Response webhook(Context& c, Request& request) {
   if (c.webhook_secret.empty()) {
@@ -174,6 +182,9 @@ void register_payment_handlers(App& app, const std::shared_ptr<Payments>& paymen
             {Access::User, false});
   app.route(Method::Get, "/api/payments/:paymentId", bind(get_one), {Access::User, false});
   app.route(Method::Post, "/api/payments/:paymentId/refund", bind(refund), {Access::Admin, true});
+  // order-service only; the gateway refuses every path with an `internal` segment.
+  app.route(Method::Post, "/api/payments/internal/orders/:orderId/refund", bind(refund_order),
+            {Access::Internal, false, http::Lane::Worker, {"order"}});
 }
 
 }  // namespace emporium::payment

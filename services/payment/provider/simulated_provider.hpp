@@ -7,7 +7,9 @@
 //   pm_card_chargeDeclinedIncorrectCvc → incorrect_cvc / incorrect_cvc;
 //   pm_card_authenticationRequired → requires_action with a client secret.
 // Anything not starting with `pm_` is refused (Invalid, resource_missing). Charges and refunds are
-// remembered per idempotency key for the life of the process, like Stripe's replay.
+// remembered per idempotency key for the life of the process, like Stripe's replay; being
+// in-process, each instance has its own memory, so a refund of a charge another instance made is
+// accepted and bounded by payment-service's own bookkeeping.
 #pragma once
 
 #include "provider/provider.hpp"

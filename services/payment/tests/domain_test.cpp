@@ -110,5 +110,13 @@ TEST(SimulatedProvider, ReplaysAKeyAndBoundsRefunds) {
   EXPECT_EQ(sim.refund(pi, 1, "r4").failure_reason, "charge_already_refunded");
 }
 
+TEST(SimulatedProvider, RefundsAChargeAnotherInstanceMade) {
+  provider::SimulatedProvider other_instance;
+  EXPECT_TRUE(other_instance.refund("pi_sim_0123456789abcdef01234567", 500, "r1").succeeded);
+  EXPECT_EQ(other_instance.refund("pi_3Qreal", 500, "r2").failure_reason, "resource_missing");
+  EXPECT_EQ(other_instance.refund("pi_sim_0123456789abcdef01234567", 0, "r3").failure_reason,
+            "resource_missing");
+}
+
 }  // namespace
 }  // namespace emporium::payment

@@ -240,10 +240,12 @@ class Stack:
             db_name = self.name if s == "users" else f"{self.name}_{s}"
             self.dbs[s] = TestDatabase(self.db_kind, self.dir, db_name, self.pg_url)
         self.db = self.dbs.get("users")
+        # Every port first: calls go both ways (order-service asks payment-service for refunds).
+        self.ports = {s: [free_port() for _ in range(self.counts[s])] for s in self.services}
         for s in self.services:
             prefix = SERVICES[s].directory
             for i in range(self.counts[s]):
-                port = free_port()
+                port = self.ports[s][i]
                 env = self._service_env(s, port)
                 proc = Proc(f"{prefix}-{i}", [str(binaries[s])], env, self.dir, self.log_dir)
                 self.groups[s].append(Instance(i, port, env, proc, service=s))
@@ -271,6 +273,8 @@ class Stack:
         if service == "orders":
             env["CART_SERVICE_URLS"] = ",".join(i.url for i in self.carts)
             env["ORDER_WORKER_POLL_MS"] = "200"
+            if "payments" in self.services:
+                env["PAYMENT_SERVICE_URLS"] = ",".join(f"http://127.0.0.1:{p}" for p in self.ports["payments"])
         if service == "payments":
             env["ORDER_SERVICE_URLS"] = ",".join(i.url for i in self.orders)
             env["STRIPE_WEBHOOK_SECRET"] = self.webhook_secret
