@@ -21,7 +21,7 @@ PaymentConfig PaymentConfig::from_env(const Env& env) {
   config.webhook_tolerance_s = env.integer("STRIPE_WEBHOOK_TOLERANCE_S", 300, 1, 3600);
   config.lease_ttl_s = env.integer("PAYMENT_LEASE_TTL", 120, 5, 3600);
   config.worker_poll_ms = static_cast<int>(env.integer("PAYMENT_WORKER_POLL_MS", 1000, 10, 60'000));
-  config.idempotency_lease_ms = env.integer("IDEMPOTENCY_LEASE_MS", 60'000, 1000, 3'600'000);
+  config.idempotency_lease_ms = env.integer("IDEMPOTENCY_LEASE_MS", 20'000, 1000, 3'600'000);
   return config;
 }
 

@@ -32,9 +32,11 @@ struct PaymentConfig {
   // order does not expire while it lasts. Longer than a charge with its retries can take.
   std::int64_t lease_ttl_s = 120;
   int worker_poll_ms = 1000;  // PAYMENT_WORKER_POLL_MS
-  // IDEMPOTENCY_LEASE_MS (default 60000): how long a keyed payment's claim keeps a retry out
-  // before the retry may take it over (its holder died). Longer than a charge with its retries.
-  std::int64_t idempotency_lease_ms = 60'000;
+  // IDEMPOTENCY_LEASE_MS (default 20000): how long a keyed payment's claim keeps a retry out
+  // before the retry may take it over (its holder died). A takeover while the holder still runs
+  // is harmless: both ask the provider with the same key (its replay, or 409 → 503 retry) and
+  // only an open payment takes the outcome; the late holder's completion is refused.
+  std::int64_t idempotency_lease_ms = 20'000;
 
   static PaymentConfig from_env(const Env& env);
 };

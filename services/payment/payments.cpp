@@ -240,12 +240,16 @@ std::pair<Payment, std::optional<Payments::Task>> Payments::apply(
           p->failure_reason.reset();
           break;
         case Kind::Declined:
-        case Kind::Invalid:
+        case Kind::Invalid: {
           p->status = Status::Failed;
           p->failure_code = result.failure_code;
           p->failure_reason = result.failure_reason;
-          task = Task{"failed", p->id, enqueue(tx, "failed", p->id)};
+          // A decline is the order's PaymentFailed; a payment method the provider does not know
+          // is the request's mistake: the order only gets its lease back.
+          const std::string kind = result.kind == Kind::Declined ? "failed" : "unlease";
+          task = Task{kind, p->id, enqueue(tx, kind, p->id)};
           break;
+        }
       }
       store::update(tx, *p, now);
     }
@@ -366,6 +370,10 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
     store::update(tx, *p, now);
     return std::make_pair(r, p->provider_payment_id.value_or(""));
   });
+  if (reserved.status == "failed") {
+    throw conflict("The provider refused the refund: " + reserved.reason.value_or("refused"),
+                   "refund_refused");
+  }
   if (reserved.status != "pending") {
     db_.transact(TxKind::Write, [&](Tx& tx) { in_commit(tx, reserved); });
     return reserved;
@@ -378,7 +386,9 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
     db_.transact(TxKind::Write, [&](Tx& tx) { enqueue(tx, "refund", reserved.id); });
     throw;
   }
-  return db_.with_tx(TxKind::Write, [&](Tx& tx) {
+  // The provider's answer is recorded either way; a refusal gives the reserved amount back and
+  // is answered 409 after the commit (thrown inside, it would roll the record back).
+  Refund done = db_.with_tx(TxKind::Write, [&](Tx& tx) {
     auto r = *store::find_refund(tx, reserved.id);
     auto p = *store::find(tx, payment_id);
     const std::int64_t now = clock_();
@@ -390,12 +400,17 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
       return r;
     }
     r.status = "failed";
+    r.reason = result.failure_reason;
     store::update_refund(tx, r, now);
     p.refunded -= r.amount;
     if (p.status == Status::Refunded) p.status = Status::Succeeded;
     store::update(tx, p, now);
-    throw conflict("The provider refused the refund: " + result.failure_reason, "refund_refused");
+    return r;
   });
+  if (done.status == "failed") {
+    throw conflict("The provider refused the refund: " + result.failure_reason, "refund_refused");
+  }
+  return done;
 }
 
 std::optional<Refund> Payments::refund_order(const std::string& order_id) {
@@ -434,6 +449,11 @@ queue::Outcome Payments::perform(const std::string& kind, const std::string& id)
   try {
     if (kind == "settle") return settle(id);
     if (kind == "failed") return report_failure(id);
+    if (kind == "unlease") {
+      auto p = db_.with_tx(TxKind::Read, [&](Tx& tx) { return store::find(tx, id); });
+      if (p) orders_->drop_lease(p->order_id, p->id, {});
+      return queue::Outcome::done();
+    }
     if (kind == "refund") return finish_refund(id);
   } catch (const HttpError& e) {
     return queue::Outcome::retry(e.detail());

@@ -99,7 +99,7 @@ class Payments {
 
  private:
   struct Task {
-    std::string kind;  // settle, failed, refund
+    std::string kind;  // settle, failed, unlease, refund
     std::string id;    // payment id (refund id for `refund`)
     std::int64_t item_id = 0;
   };

@@ -132,6 +132,11 @@ def test_1000_attempts_for_100_orders_and_shuffled_webhooks_charge_each_order_on
         assert set(codes) <= {200}, set(codes)
     finally:
         fake.auto_deliver = False
+    # Then each order once more in sequence, with its key and without: a replay or already_paid.
+    for who, order in orders[:20]:
+        for use_key in (True, False):
+            resp = pay(client, who, order["_id"], key=("k-seq-" + order["_id"]) if use_key else None)
+            assert resp.status_code == 409 and body(resp)["code"] == "already_paid", resp.text
     charges = fake.succeeded_charges_by()
     for who, order in orders:
         assert charges.get(order["_id"]) == 1, (order["_id"], charges.get(order["_id"]))
@@ -290,3 +295,75 @@ def test_an_order_service_down_at_the_charge_becomes_paid_when_it_is_back(s, fak
     assert wait_until(lambda: status_of(client, who, order["_id"]) == "Paid", 90)
     assert history_of(client, who, order["_id"]).count("Paid") == 1
     assert fake.succeeded_charges_by().get(order["_id"]) == 1
+
+
+def test_failed_and_refunded_events_drive_the_same_transitions(s, fake):
+    client = s.client()
+    admin = admin_token(s)
+    product = create_product(client, admin, price=12, stock=10)
+    who, order = new_order(client, s, product)
+    resp = pay(client, who, order["_id"], "pm_card_authenticationRequired")
+    assert resp.status_code == 201 and body(resp)["status"] == "requires_action", resp.text
+    payment = body(resp)
+    fake.complete_action(payment["providerPaymentId"], succeed=False)
+    failed = [e for e in fake.events("payment_intent.payment_failed")
+              if e["data"]["object"]["id"] == payment["providerPaymentId"]]
+    assert failed
+    assert fake.deliver(failed[-1], times=2) == [200, 200]
+    doc = body(client.get(f"/api/payments/{payment['_id']}", token=who["token"]))
+    assert doc["status"] == "failed" and doc["failureReason"], doc
+    assert wait_until(lambda: status_of(client, who, order["_id"]) == "PaymentFailed", 15)
+    # A new attempt pays it; a refund made outside the API (the dashboard) is learnt from
+    # charge.refunded.
+    paid = body(pay(client, who, order["_id"]))
+    assert paid["status"] == "succeeded"
+    dashboard = requests.post(f"{fake.url}/v1/refunds", headers={"Authorization": f"Bearer {API_KEY}"},
+                              data={"payment_intent": paid["providerPaymentId"], "amount": "300"}, timeout=10)
+    assert dashboard.status_code == 200, dashboard.text
+    refunded = [e for e in fake.events("charge.refunded")
+                if e["data"]["object"]["payment_intent"] == paid["providerPaymentId"]]
+    assert refunded
+    assert fake.deliver(refunded[-1], times=3) == [200, 200, 200]
+    doc = body(client.get(f"/api/payments/{paid['_id']}", token=admin))
+    assert doc["refunded"] == 300 and doc["status"] == "succeeded", doc
+    over = assert_problem(client.post(f"/api/payments/{paid['_id']}/refund", token=admin, json={"amount": 1000}), 409)
+    assert over["refundable"] == 900
+
+
+def test_a_refund_retried_after_the_provider_failed_refunds_once(s, fake):
+    client = s.client()
+    admin = admin_token(s)
+    product = create_product(client, admin, price=10, stock=10)
+    who, order = new_order(client, s, product)
+    paid = body(pay(client, who, order["_id"]))
+    key = "refund-retry-" + tag()
+    fake.fail_next(None, "drop_after_charge", path="/v1/refunds")  # refunded, never answered
+    try:
+        assert_problem(client.post(f"/api/payments/{paid['_id']}/refund", token=admin, json={"amount": 400},
+                                   headers={"Idempotency-Key": key}, expect_5xx=True), 502)
+    finally:
+        fake.clear_faults()
+    assert fake.refunded_amount(paid["providerPaymentId"]) == 400  # it did happen
+    resp = client.post(f"/api/payments/{paid['_id']}/refund", token=admin, json={"amount": 400},
+                       headers={"Idempotency-Key": key})
+    assert resp.status_code == 201 and body(resp)["status"] == "succeeded", resp.text
+    assert fake.refunded_amount(paid["providerPaymentId"]) == 400  # once
+    doc = body(client.get(f"/api/payments/{paid['_id']}", token=admin))
+    assert doc["refunded"] == 400 and [r["amount"] for r in doc["refunds"]] == [400]
+
+
+def test_a_refund_the_provider_refuses_is_409_and_gives_the_amount_back(s, fake):
+    client = s.client()
+    admin = admin_token(s)
+    product = create_product(client, admin, price=10, stock=10)
+    who, order = new_order(client, s, product)
+    paid = body(pay(client, who, order["_id"]))
+    # Refunded in full from the dashboard; the charge.refunded event is not delivered (yet).
+    dashboard = requests.post(f"{fake.url}/v1/refunds", headers={"Authorization": f"Bearer {API_KEY}"},
+                              data={"payment_intent": paid["providerPaymentId"]}, timeout=10)
+    assert dashboard.status_code == 200, dashboard.text
+    doc = assert_problem(client.post(f"/api/payments/{paid['_id']}/refund", token=admin, json={"amount": 300}), 409)
+    assert doc["code"] == "refund_refused", doc
+    payment = body(client.get(f"/api/payments/{paid['_id']}", token=admin))
+    assert payment["refunded"] == 0 and payment["status"] == "succeeded", payment
+    assert [r["status"] for r in payment["refunds"]] == ["failed"]

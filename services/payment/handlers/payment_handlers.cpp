@@ -5,6 +5,8 @@
 #include "handlers/dto.hpp"
 
 #include <emporium/error/errors.hpp>
+#include <emporium/http/paging.hpp>
+#include <emporium/util/crypto.hpp>
 #include <emporium/util/ids.hpp>
 #include <emporium/util/time.hpp>
 
@@ -100,11 +102,19 @@ Response get_one(Context& c, Request& request) {
 
 Response list_for_order(Context& c, Request& request) {
   const std::string order_id = id_param(request, "orderId", "Order not found");
+  FieldErrors errors;
+  const http::Page page = http::read_page(request, errors);
+  errors.throw_if_any();
+  const auto payments = c.payments->for_order(caller_of(request), order_id, context_of(request));
   Json body = Json::array();
-  for (const auto& p : c.payments->for_order(caller_of(request), order_id, context_of(request))) {
+  const auto total = static_cast<std::int64_t>(payments.size());
+  for (std::int64_t i = page.offset(); i < total && i < page.offset() + page.limit; ++i) {
+    const auto& p = payments[static_cast<std::size_t>(i)];
     body.push_back(dto::payment_json(p, c.payments->refunds_of(p.id)));
   }
-  return Response::json(200, body);
+  Response response = Response::json(200, body);
+  http::set_page_headers(response, page, total, "/api/payments/order/" + order_id, "");
+  return response;
 }
 
 Response refund(Context& c, Request& request) {
@@ -114,8 +124,16 @@ Response refund(Context& c, Request& request) {
   const auto amount = read_integer(body, "amount", errors, 1, 9'999'999'999);
   c.payments->get(payment_id);  // 404 before 400
   errors.throw_if_any();
+  // With a key, the refund id is derived from it: a retry after an unanswered provider call
+  // (whose claim was dropped) finds the pending refund and asks the provider again with the same
+  // provider key, instead of refunding a second time.
+  std::function<std::string()> refund_id_of = new_object_id;
+  if (const auto key = idempotency::key_of(request)) {
+    const std::string derived = sha256_hex(key->scope + "\n" + key->route + "\n" + key->key);
+    refund_id_of = [derived] { return derived.substr(0, 24); };
+  }
   return c.idempotency->run_two_phase(
-      request, new_object_id,
+      request, refund_id_of,
       [&](const std::string& refund_id, const idempotency::Idempotency::Complete& complete) {
         std::optional<Response> response;
         c.payments->refund(payment_id, amount, refund_id, [&](db::Tx& tx, const domain::Refund& r) {

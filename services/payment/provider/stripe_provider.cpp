@@ -43,6 +43,12 @@ ChargeResult StripeProvider::charge(const ChargeRequest& request) {
   auto call = http::ExternalRequest::form(http::Method::Post, "/v1/payment_intents", fields);
   call.idempotency_key = request.idempotency_key;
   const auto response = client_.call(call);
+  if (response.status == 409 || response.status == 429) {
+    // The same key still being worked on (idempotency_key_in_use), a lock or a rate limit: no
+    // outcome yet. Like no answer: the payment stays open and a retry asks again with the key.
+    throw http::ProviderError(service_unavailable("Stripe is busy with this payment; retry", 1),
+                              "stripe", true, response.status);
+  }
   const Json body = parse_or_empty(response.body);
   ChargeResult result;
   if (response.status == 200) {

@@ -5,7 +5,8 @@
 // What an answer means: 200 a PaymentIntent (`succeeded`, `requires_action` with its client
 // secret; any other status is read as declined with that status); 402 a card error (declined,
 // with Stripe's `code` and `decline_code`); another 4xx a request Stripe refused (Invalid, with
-// its message; e.g. an unknown payment method). 5xx and no answer: http::ProviderError.
+// its message; e.g. an unknown payment method). 409 (the key in use by a concurrent request) and
+// 429: http::ProviderError 503, outcome unknown. 5xx and no answer: http::ProviderError.
 #pragma once
 
 #include "provider/provider.hpp"

@@ -123,8 +123,10 @@ std::optional<Refund> find_refund(Tx& tx, std::string_view refund_id) {
 }
 
 void update_refund(Tx& tx, const Refund& r, std::int64_t now_ms) {
-  tx.exec("UPDATE refunds SET status = $2, provider_refund_id = $3, updated_at = $4 WHERE id = $1",
-          {r.id, r.status, db::nullable(r.provider_refund_id), now_ms});
+  tx.exec(
+      "UPDATE refunds SET status = $2, provider_refund_id = $3, reason = $4, updated_at = $5 "
+      "WHERE id = $1",
+      {r.id, r.status, db::nullable(r.provider_refund_id), db::nullable(r.reason), now_ms});
 }
 
 std::vector<Refund> list_refunds(Tx& tx, std::string_view payment_id) {
