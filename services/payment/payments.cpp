@@ -92,9 +92,16 @@ Payment Payments::pay(const Caller& caller, const std::string& payment_id, const
     throw error;
   }
 
-  // A retry that took over this key's claim continues the payment it started.
-  if (auto existing =
-          db_.with_tx(TxKind::Read, [&](Tx& tx) { return store::find(tx, payment_id); })) {
+  // One snapshot for what decides the attempt: this payment (a retry that took over this key's
+  // claim continues it), the order's success and its open payment.
+  struct Found {
+    std::optional<Payment> existing, success, open;
+  };
+  const Found found = db_.with_tx(TxKind::Snapshot, [&](Tx& tx) {
+    return Found{store::find(tx, payment_id), store::find_success(tx, input.order_id),
+                 store::find_open(tx, input.order_id)};
+  });
+  if (const auto& existing = found.existing) {
     if (domain::is_open(existing->status)) return charge(*existing, context, in_commit, false);
     if (existing->status == Status::Failed) {
       throw HttpError(402, existing->failure_code.value_or("card_declined"),
@@ -103,11 +110,8 @@ Payment Payments::pay(const Caller& caller, const std::string& payment_id, const
     db_.transact(TxKind::Write, [&](Tx& tx) { in_commit(tx, *existing); });
     return *existing;
   }
-
-  const auto [success, open] = db_.with_tx(TxKind::Snapshot, [&](Tx& tx) {
-    return std::make_pair(store::find_success(tx, input.order_id),
-                          store::find_open(tx, input.order_id));
-  });
+  const auto& success = found.success;
+  const auto& open = found.open;
   if (success || order->status == "Paid" || order->status == "Shipped" ||
       order->status == "Delivered") {
     HttpError error = conflict("Order is already paid", "already_paid");
@@ -292,6 +296,7 @@ void Payments::handle_event(const Json& event) {
   const Json object = event.contains("data") && event["data"].is_object()
                           ? event["data"].value("object", Json::object())
                           : Json::object();
+  if (!object.is_object()) throw bad_request("The event's data.object must be an object");
   std::optional<Task> task;
   db_.transact(TxKind::Write, [&](Tx& tx) {
     task.reset();

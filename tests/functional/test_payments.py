@@ -248,3 +248,12 @@ def test_an_admin_cancelling_a_paid_order_refunds_its_payment_once(stack, client
         ["Pending", "Paid", "Cancelled"]
     assert_problem(client.post(f"/api/orders/{who['id']}/{order['_id']}/cancel", token=admin), 409)
     assert refunded()["refunded"] == 2000
+
+
+def test_a_signed_event_whose_object_is_not_an_object_is_400(stack, client):
+    for data in ({"object": "pi_123"}, {"object": [1, 2]}):
+        raw = json.dumps({"id": "evt_" + tag(), "type": "payment_intent.payment_failed", "data": data}).encode()
+        resp = client.post("/api/payments/webhook", data=raw,
+                           headers={"Content-Type": "application/json",
+                                    "Stripe-Signature": sign(stack.webhook_secret, raw)})
+        assert_problem(resp, 400)
