@@ -40,7 +40,6 @@ import ssl
 import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,11 +48,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 STAGES = ("MAIL", "RCPT", "DATA")
 
-# AUTH without TLS is what a loopback test server wants; aiosmtpd warns about it on every connection
-# (and about its own use of a deprecated attribute). Only those notices are silenced.
-_NOISE = ("auth_required == True but auth_require_tls == False", "Session.login_data is deprecated")
-logging.getLogger("mail.log").addFilter(lambda record: not str(record.msg).startswith(_NOISE))
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning)
+# aiosmtpd 1.4 logs a deprecation notice about its own use of Session.login_data on every AUTH.
+logging.getLogger("mail.log").addFilter(
+    lambda record: not str(record.msg).startswith("Session.login_data is deprecated"))
 
 
 @dataclass
@@ -94,7 +91,8 @@ def parse_message(mail_from: str, rcpt_tos: list[str], raw: bytes, login: str | 
                   tls: bool = False) -> ReceivedMessage:
     """Parses `raw` with policy=email.policy.default: encoded-word subjects are decoded, the text/plain
     and text/html parts (of multipart/alternative or mixed) are decoded to str."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    # On the wire lines end in CRLF; the parsed text and HTML read with "\n" as Python strings do.
+    msg = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
 
     def header(name: str) -> str | None:
         value = msg.get(name)
@@ -126,6 +124,10 @@ class _Handler:
         self.owner = owner
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.owner.auth is not None and not session.authenticated:
+            # Enforced here rather than with aiosmtpd's auth_required, which warns on every
+            # connection when TLS is not required too.
+            return "530 5.7.0 Authentication required"
         reply = self.owner._refusal_for("MAIL", envelope)
         if reply:
             return reply
@@ -238,7 +240,7 @@ class SmtpServer:
         kwargs = {"server_hostname": self.hostname, "data_size_limit": self.data_size_limit,
                   "enable_SMTPUTF8": True, "decode_data": False, "ident": "Emporium test SMTP"}
         if self.auth is not None:
-            kwargs.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=False)
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         if self._tls_context is not None:
             kwargs.update(tls_context=self._tls_context, require_starttls=self.require_starttls)
         controller = _Controller(_Handler(self), sock, **kwargs)
