@@ -1,15 +1,21 @@
 """The notification fakes themselves (support/smtp_server.py, support/fake_twilio.py): notification-service
 is tested against them, so what they speak is pinned here with stdlib smtplib and requests. No Emporium
-service (and no build) is needed."""
+service (and no build) is needed. The local-mode SMS sink of scripts/up shares the Twilio wire protocol
+and is checked here too."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import requests
@@ -152,7 +158,6 @@ def test_smtp_starttls_with_the_ca_file():
             with pytest.raises(ssl.SSLCertVerificationError):
                 c.starttls(context=ssl.create_default_context())
         ca_file = s.ca_file
-    import os
     assert not os.path.exists(ca_file)  # leaving the with block removes the certificates
 
 
@@ -301,3 +306,67 @@ def test_twilio_list_and_get(twilio):
                            auth=auth, timeout=5)
     assert (missing.status_code, missing.json()["code"]) == (404, 20404)
     assert requests.get(twilio.messages_url, timeout=5).status_code == 401
+
+
+# --- scripts/sms-sink (the local-mode sink of scripts/up, same wire protocol) ------------------
+
+SMS_SINK = Path(__file__).resolve().parents[2] / "scripts" / "sms-sink"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def sms_sink(store: Path, sid: str, token: str):
+    """Runs scripts/sms-sink on a free port; stops it by PID (SIGTERM) and checks it exited 0."""
+    for _ in range(5):  # the port is chosen before the sink binds it: retry if another process took it
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(SMS_SINK), "--port", str(port), "--account-sid", sid,
+                                 "--auth-token", token, "--store", str(store)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.05)
+            if proc.poll() is not None:
+                continue
+            yield f"http://127.0.0.1:{port}"
+            proc.terminate()
+            assert proc.wait(timeout=10) == 0, proc.stderr.read().decode()
+            return
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+    raise AssertionError("scripts/sms-sink did not start")
+
+
+def test_sms_sink_speaks_twilio_shows_texts_and_keeps_them(tmp_path):
+    sid, token = "AC" + "ab" * 16, "sink-token"
+    store = tmp_path / "sms" / "messages.jsonl"
+    with sms_sink(store, sid, token) as base:
+        url = f"{base}/2010-04-01/Accounts/{sid}/Messages.json"
+        r = requests.post(url, data={"To": "+14155550100", "From": "+15005550006", "Body": "<b>Shipped</b> ✓"},
+                          auth=(sid, token), timeout=5)
+        assert r.status_code == 201 and r.json()["status"] == "queued" and r.json()["sid"].startswith("SM")
+        bad = requests.post(url, data={"To": "+14155550100", "Body": "x"}, auth=(sid, "nope"), timeout=5)
+        assert (bad.status_code, bad.json()["code"]) == (401, 20003)
+        invalid = requests.post(url, data={"To": "555", "From": "+15005550006", "Body": "x"}, auth=(sid, token),
+                                timeout=5)
+        assert (invalid.status_code, invalid.json()["code"]) == (400, 21211)
+        page = requests.get(base + "/", timeout=5).text
+        assert "&lt;b&gt;Shipped&lt;/b&gt; ✓" in page and "<b>Shipped</b>" not in page
+    assert len(store.read_text(encoding="utf-8").splitlines()) == 1
+    with sms_sink(store, sid, token) as base:  # a restart reads the store back
+        requests.post(f"{base}/2010-04-01/Accounts/{sid}/Messages.json", auth=(sid, token), timeout=5,
+                      data={"To": "+14155550101", "From": "+15005550006", "Body": "second"})
+        listed = requests.get(base + "/messages.json", timeout=5).json()["messages"]
+        assert [m["body"] for m in listed] == ["second", "<b>Shipped</b> ✓"]  # newest first
