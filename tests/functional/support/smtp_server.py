@@ -361,10 +361,9 @@ class SmtpServer:
             self._refusal = _Refusal(int(code), text, stage, times)
 
     def accept(self) -> None:
-        """Clears refuse() and delay(): every transaction is accepted again."""
+        """Clears refuse(): every transaction is accepted again (a delay() stays until delay(0))."""
         with self._lock:
             self._refusal = None
-            self._delay = 0.0
 
     def delay(self, seconds: float) -> None:
         """DATA is answered after `seconds` (0 clears it)."""
@@ -375,6 +374,8 @@ class SmtpServer:
         """The reply when this transaction is refused at `stage`. A transaction is counted once; every
         recipient of a transaction refused at RCPT gets the refusal."""
         with self._lock:
+            if stage == "MAIL":  # a new transaction, even on an envelope a refused MAIL left (no RSET)
+                envelope._emporium_refusal = None
             decided = getattr(envelope, "_emporium_refusal", None)
             if decided is not None:
                 return decided if stage == "RCPT" else None
