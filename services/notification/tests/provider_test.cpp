@@ -69,10 +69,44 @@ class Handler:
             f.write(json.dumps(record) + '\n')
         return '250 2.0.0 Ok: queued as TEST123'
 
+def tls_context():
+    # A self-signed certificate for 127.0.0.1, written beside the output for the client's CA file.
+    import datetime, ipaddress, ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')])
+    now = datetime.datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    with open(out_path + '.pem', 'wb') as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(out_path + '.key', 'wb') as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(out_path + '.pem', out_path + '.key')
+    return context
+
 async def main():
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(Handler(), hostname='smtp.test'),
-                                      '127.0.0.1', 0)
+    if sys.argv[2] == 'starttls':
+        # STARTTLS offered and required: MAIL before it is refused with 530.
+        context = tls_context()
+        factory = lambda: SMTP(Handler(), hostname='smtp.test', tls_context=context,
+                               require_starttls=True)
+    else:
+        factory = lambda: SMTP(Handler(), hostname='smtp.test')
+    server = await loop.create_server(factory, '127.0.0.1', 0)
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
 
@@ -83,7 +117,7 @@ asyncio.run(main())
 // in PATH may not), stopped by its pid.
 class SmtpSink {
  public:
-  SmtpSink()
+  explicit SmtpSink(bool starttls = false)
       : path_(std::filesystem::temp_directory_path() /
               ("emporium-smtp-" + sha256_hex(random_bytes(8)).substr(0, 16) + ".jsonl")) {
     int fds[2];
@@ -94,8 +128,8 @@ class SmtpSink {
     posix_spawn_file_actions_addclose(&actions, fds[0]);
     posix_spawn_file_actions_addclose(&actions, fds[1]);
     std::string python = "/usr/bin/python3", dash_c = "-c", script = kSmtpServer,
-                out = path_.string();
-    char* argv[] = {python.data(), dash_c.data(), script.data(), out.data(), nullptr};
+                out = path_.string(), mode = starttls ? "starttls" : "plain";
+    char* argv[] = {python.data(), dash_c.data(), script.data(), out.data(), mode.data(), nullptr};
     const int rc = posix_spawn(&pid_, python.c_str(), &actions, nullptr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
@@ -121,9 +155,13 @@ class SmtpSink {
     waitpid(pid_, nullptr, 0);
     std::error_code ignored;
     std::filesystem::remove(path_, ignored);
+    std::filesystem::remove(ca_file(), ignored);
+    std::filesystem::remove(path_.string() + ".key", ignored);
   }
 
   std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
+  // The server's self-signed certificate (STARTTLS mode).
+  std::string ca_file() const { return path_.string() + ".pem"; }
   std::vector<Json> messages() const {
     std::vector<Json> out;
     std::ifstream in(path_);
@@ -266,6 +304,27 @@ TEST(SmtpMailerTest, RequiredTlsRefusesAServerWithoutStarttls) {
   const Delivery d = mailer.send(email_to("ada@example.org"));
   EXPECT_EQ(d.kind, Kind::Retry);
   EXPECT_NE(d.detail.find("STARTTLS"), std::string::npos) << d.detail;
+  EXPECT_TRUE(sink.messages().empty());
+}
+
+TEST(SmtpMailerTest, StartTlsIsUsedWhenTheServerOffersIt) {
+  // The server refuses MAIL before STARTTLS, so an accepted message went over TLS.
+  SmtpSink sink(true);
+  SmtpConfig config = smtp_config(sink.url());
+  config.ca_file = sink.ca_file();
+  const Delivery d = SmtpMailer(config).send(email_to("ada@example.org"));
+  EXPECT_EQ(d.kind, Kind::Sent) << d.detail;
+  config.require_tls = true;
+  EXPECT_EQ(SmtpMailer(config).send(email_to("ada@example.org")).kind, Kind::Sent);
+  ASSERT_EQ(sink.messages().size(), 2u);
+  EXPECT_EQ(sink.messages()[0]["subject"], email_to("x@example.org").subject);
+}
+
+TEST(SmtpMailerTest, UntrustedCertificateIsRetry) {
+  SmtpSink sink(true);
+  const Delivery d = SmtpMailer(smtp_config(sink.url())).send(email_to("ada@example.org"));
+  EXPECT_EQ(d.kind, Kind::Retry);
+  EXPECT_NE(d.detail.find("certificate"), std::string::npos) << d.detail;
   EXPECT_TRUE(sink.messages().empty());
 }
 
