@@ -1,7 +1,10 @@
-// Pure validation and normalisation of user input (no I/O): email syntax and ASCII lower-casing,
-// names, passwords, E.164 phone numbers, roles. Each check_* returns the message for the client,
-// or nullopt when the value is acceptable.
+// Pure validation and normalisation of user input (no I/O): ASCII lower-casing, names,
+// passwords, roles, and the contact checks shared with notification-service (email syntax, E.164
+// phone numbers; emporium/util/contact.hpp). Each check_* returns the message for the client, or
+// nullopt when the value is acceptable.
 #pragma once
+
+#include <emporium/util/contact.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -10,7 +13,12 @@
 
 namespace emporium::user::domain {
 
-inline constexpr std::size_t kMaxEmailBytes = 254;
+using emporium::check_email;
+using emporium::check_phone;
+using emporium::is_valid_email;
+using emporium::is_valid_phone;
+using emporium::kMaxEmailBytes;
+
 inline constexpr std::size_t kMinNameChars = 1;
 inline constexpr std::size_t kMaxNameChars = 100;
 inline constexpr std::size_t kMinPasswordBytes = 8;
@@ -25,12 +33,6 @@ std::string lower_ascii(std::string_view text);
 // Number of code points of valid UTF-8 (the JSON layer already rejected invalid UTF-8).
 std::size_t utf8_length(std::string_view text);
 
-// A practical subset of RFC 5321 addresses: ASCII only, ≤ 254 bytes, a dot-atom local part of
-// at most 64 bytes, a domain of at least two dot-separated labels (letters, digits, inner hyphens,
-// ≤ 63 bytes each) whose last label is not all digits.
-bool is_valid_email(std::string_view email);
-std::optional<std::string> check_email(std::string_view email);
-
 // Trims ASCII whitespace at both ends; the stored name is the trimmed one.
 std::string trim_name(std::string_view name);
 // `name` as stored (trimmed): 1..100 characters, no control characters.
@@ -38,10 +40,6 @@ std::optional<std::string> check_name(std::string_view name);
 
 // 8..1024 bytes (argon2 hashes bytes; the upper bound keeps one hash cheap).
 std::optional<std::string> check_password(std::string_view password);
-
-// E.164: ^\+[1-9][0-9]{1,14}$
-bool is_valid_phone(std::string_view phone);
-std::optional<std::string> check_phone(std::string_view phone);
 
 bool is_valid_role(std::string_view role);
 std::optional<std::string> check_role(std::string_view role);
