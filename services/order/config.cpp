@@ -11,6 +11,7 @@ constexpr const char* kDefaultCartServiceUrl = "http://127.0.0.1:5002";
 OrderConfig OrderConfig::from_env(const Env& env) {
   OrderConfig config;
   config.common = ServiceConfig::from_env(env, "order-service", 5003);
+  config.events = events::EventsConfig::from_env(env);
   const std::string token = config.common.own_internal_token();
   config.products =
       http::upstream_from_env(env, "PRODUCT_SERVICE", token, kDefaultProductServiceUrl);
@@ -18,6 +19,9 @@ OrderConfig OrderConfig::from_env(const Env& env) {
   if (!env.string("PAYMENT_SERVICE_URLS", "").empty() ||
       !env.string("PAYMENT_SERVICE_URI", "").empty()) {
     config.payments = http::upstream_from_env(env, "PAYMENT_SERVICE", token);
+  }
+  if (!env.string("USER_SERVICE_URLS", "").empty() || !env.string("USER_SERVICE_URI", "").empty()) {
+    config.users = http::upstream_from_env(env, "USER_SERVICE", token);
   }
   const auto currency = currency_from_code(env.string("CURRENCY", "usd"));
   if (!currency) {

@@ -5,6 +5,7 @@
 
 #include <emporium/app/app.hpp>
 #include <emporium/config/env.hpp>
+#include <emporium/events/events.hpp>
 #include <emporium/http/client.hpp>
 #include <emporium/money/currency.hpp>
 
@@ -15,6 +16,7 @@ namespace emporium::order {
 
 struct OrderConfig {
   ServiceConfig common;
+  events::EventsConfig events;  // NATS_URL, EVENTS_* (events/events.hpp)
   // PRODUCT_SERVICE_URLS (or PRODUCT_SERVICE_URI; default http://127.0.0.1:5001) and
   // CART_SERVICE_URLS (or CART_SERVICE_URI; default http://127.0.0.1:5002), with their
   // *_TIMEOUT_MS; calls carry this service's own token (caller `order`).
@@ -23,6 +25,9 @@ struct OrderConfig {
   // PAYMENT_SERVICE_URLS (or PAYMENT_SERVICE_URI), optional: where an admin's cancel of a paid
   // order asks for the refund. Unset: that cancel is 409 naming the missing refund path.
   std::optional<http::UpstreamConfig> payments;
+  // USER_SERVICE_URLS (or USER_SERVICE_URI), optional: where the customer's contact for the
+  // order's events comes from (GET /api/users/:id as caller `order`).
+  std::optional<http::UpstreamConfig> users;
   // CURRENCY: the store's one currency, the same as product-service's.
   Currency currency;
   // ORDER_TTL (seconds, default 1800): an unpaid order expires this long after it was placed.

@@ -1,5 +1,6 @@
 #include "order_service.hpp"
 
+#include "handlers/dto.hpp"
 #include "handlers/order_handlers.hpp"
 #include "orders.hpp"
 #include "upstream/upstreams.hpp"
@@ -22,11 +23,34 @@ void register_order_service(App& app, const OrderConfig& config) {
     payments.emplace("payment-service", config.payments->base_urls, config.payments->options);
     app.metrics().add_counter_source(payments->counter_source());
   }
-  auto upstreams = std::make_shared<upstream::Upstreams>(std::move(products), std::move(carts),
-                                                         config.currency, std::move(payments));
+  std::optional<http::HttpClient> users;
+  if (config.users) {
+    users.emplace("user-service", config.users->base_urls, config.users->options);
+    app.metrics().add_counter_source(users->counter_source());
+  }
+  auto upstreams =
+      std::make_shared<upstream::Upstreams>(std::move(products), std::move(carts), config.currency,
+                                            std::move(payments), std::move(users));
   auto orders =
       std::make_shared<Orders>(app.db(), std::move(upstreams), config, &app.log(), &app.metrics());
+  // The order's events (docs/events.md): the order as clients see it, and the customer's contact.
+  auto events = std::make_shared<events::Events>(app, config.events);
+  orders->on_change([events, currency = config.currency](db::Tx& tx, const domain::Order& order,
+                                                         std::optional<domain::Status> from) {
+    Json data{{"order", dto::order_json(order, currency, false)},
+              {"customer", order.customer ? Json::parse(*order.customer) : Json(nullptr)}};
+    if (!from) {
+      events->emit(tx, "order.placed", std::move(data));
+      return;
+    }
+    data["from"] = std::string(domain::status_name(*from));
+    data["to"] = std::string(domain::status_name(order.status));
+    if (order.paid_payment_id) data["paymentId"] = *order.paid_payment_id;
+    events->emit(tx, "order.status_changed", std::move(data));
+  });
   orders->attach(app);
+  // Kept alive past app.run() by `orders` (its hook holds it), which the routes hold.
+  events->attach(app);
   auto idempotency = std::make_shared<idempotency::Idempotency>(app.db(), &app.metrics());
   idempotency->schedule_sweep(app);
   register_order_handlers(app, orders, idempotency, config.currency);

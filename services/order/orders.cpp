@@ -126,6 +126,11 @@ Order Orders::place(const std::string& user_id, const std::string& order_id,
   order.expires_at_ms = now + order_ttl_ms_;
   order.created_at_ms = now;
   order.updated_at_ms = now;
+  // The contact every event of the order carries (best effort: without it the order is still
+  // placed, and notifications name the missing address as their failure).
+  if (const auto customer = upstreams_->customer(user_id, context)) {
+    order.customer = dump_json(*customer);
+  }
 
   std::optional<FollowUp> cart_removal;
   db_.transact(TxKind::Write, [&](Tx& tx) {
@@ -138,6 +143,7 @@ Order Orders::place(const std::string& user_id, const std::string& order_id,
       const auto id = enqueue(tx, task, now + kFallbackDelayMs);
       cart_removal = FollowUp{std::move(task), id};
     }
+    if (on_change_) on_change_(tx, order, std::nullopt);
     in_commit(tx, order);
   });
   count(kOrdersPlacedMetric, "Orders placed, by outcome", "result", "placed");
@@ -186,6 +192,7 @@ Orders::Changed Orders::apply(Tx& tx, const Order& order, Status to, store::Stat
   if (!domain::can_transition(order.status, to)) throw domain::transition_refused(order.status, to);
   change.to = to;
   Changed out{store::change_status(tx, order, change), std::nullopt};
+  if (on_change_) on_change_(tx, out.order, order.status);
   count(kTransitionsMetric, "Order status changes, by target status", "status",
         domain::status_name(to));
   const bool gives_back =

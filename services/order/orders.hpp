@@ -100,6 +100,13 @@ class Orders {
   domain::Order mark_payment_failed(const std::string& order_id, const std::string& payment_id,
                                     const std::optional<std::string>& reason);
 
+  // Called in the transaction of every placed order (`from` nullopt: `order.placed`) and of every
+  // status change (`order.status_changed` from `from`), with the order as it now is: the events'
+  // outbox (order_service.cpp). Set before serving.
+  using OnChange =
+      std::function<void(db::Tx&, const domain::Order&, std::optional<domain::Status>)>;
+  void on_change(OnChange hook) { on_change_ = std::move(hook); }
+
   // Creates the task worker and runs it on the App's background threads.
   void attach(App& app);
   // One task (the worker's handler; tests call it directly).
@@ -147,6 +154,7 @@ class Orders {
   Clock clock_;
   queue::WorkQueue queue_;
   std::shared_ptr<queue::Worker> worker_;
+  OnChange on_change_;
 };
 
 }  // namespace emporium::order

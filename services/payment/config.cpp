@@ -7,6 +7,7 @@ namespace emporium::payment {
 PaymentConfig PaymentConfig::from_env(const Env& env) {
   PaymentConfig config;
   config.common = ServiceConfig::from_env(env, "payment-service", 5004);
+  config.events = events::EventsConfig::from_env(env);
   config.orders = http::upstream_from_env(env, "ORDER_SERVICE", config.common.own_internal_token(),
                                           "http://127.0.0.1:5003");
   const auto currency = currency_from_code(env.string("CURRENCY", "usd"));

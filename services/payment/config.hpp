@@ -5,6 +5,7 @@
 
 #include <emporium/app/app.hpp>
 #include <emporium/config/env.hpp>
+#include <emporium/events/events.hpp>
 #include <emporium/http/client.hpp>
 #include <emporium/http/external_client.hpp>
 #include <emporium/money/currency.hpp>
@@ -16,6 +17,7 @@ namespace emporium::payment {
 
 struct PaymentConfig {
   ServiceConfig common;
+  events::EventsConfig events;  // NATS_URL, EVENTS_* (events/events.hpp)
   // ORDER_SERVICE_URLS (or ORDER_SERVICE_URI; default http://127.0.0.1:5003), with
   // ORDER_SERVICE_TIMEOUT_MS; calls carry this service's own token (caller `payment`).
   http::UpstreamConfig orders;

@@ -32,7 +32,11 @@ void register_payment_service(App& app, const PaymentConfig& config) {
   }
   auto payments = std::make_shared<Payments>(app.db(), std::move(provider), std::move(orders),
                                              config, &app.log(), &app.metrics());
+  // The payment's events (docs/events.md).
+  auto events = std::make_shared<events::Events>(app, config.events);
+  payments->use_events(events);
   payments->attach(app);
+  events->attach(app);
   idempotency::Options keys;
   keys.lease_ms = config.idempotency_lease_ms;
   auto idempotency = std::make_shared<idempotency::Idempotency>(app.db(), &app.metrics(), keys);

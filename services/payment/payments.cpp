@@ -73,6 +73,48 @@ void Payments::count(std::string_view result) {
   }
 }
 
+namespace {
+
+// What every payment event carries (docs/events.md).
+Json event_data(const Payment& payment) {
+  Json snapshot = payment.order_snapshot ? Json::parse(*payment.order_snapshot) : Json::object();
+  return Json{{"paymentId", payment.id},
+              {"orderId", payment.order_id},
+              {"userId", payment.user_id},
+              {"amount", payment.amount},
+              {"currency", payment.currency},
+              {"status", std::string(domain::status_name(payment.status))},
+              {"order", snapshot.value("order", Json(nullptr))},
+              {"customer", snapshot.value("customer", Json(nullptr))}};
+}
+
+}  // namespace
+
+bool Payments::save(Tx& tx, Payment& payment, std::int64_t now) {
+  if (events_ == nullptr || !events_->enabled()) return store::update(tx, payment, now);
+  const auto before = store::find(tx, payment.id);
+  const bool saved = store::update(tx, payment, now);
+  if (!saved || !before || before->status == payment.status) return saved;
+  if (payment.status == Status::Succeeded) {
+    events_->emit(tx, "payment.succeeded", event_data(payment));
+  } else if (payment.status == Status::Failed) {
+    Json out = event_data(payment);
+    out["failureCode"] = payment.failure_code ? Json(*payment.failure_code) : Json(nullptr);
+    out["failureMessage"] = payment.failure_reason ? Json(*payment.failure_reason) : Json(nullptr);
+    events_->emit(tx, "payment.failed", std::move(out));
+  }
+  return saved;
+}
+
+void Payments::refunded(Tx& tx, const Payment& payment, const Refund& refund) {
+  if (events_ == nullptr) return;
+  Json out = event_data(payment);
+  out["refundId"] = refund.id;
+  out["refundedAmount"] = refund.amount;
+  out["totalRefunded"] = payment.refunded;
+  events_->emit(tx, "payment.refunded", std::move(out));
+}
+
 // ---- paying ----------------------------------------------------------------------------------
 
 Payment Payments::pay(const Caller& caller, const std::string& payment_id, const PayInput& input,
@@ -150,6 +192,7 @@ Payment Payments::pay(const Caller& caller, const std::string& payment_id, const
   payment.currency = order->currency;
   payment.status = Status::Processing;
   payment.payment_method = input.payment_method;
+  payment.order_snapshot = dump_json(order->snapshot);
   payment.created_at_ms = clock_();
   payment.updated_at_ms = payment.created_at_ms;
   try {
@@ -175,7 +218,7 @@ Payment Payments::charge(Payment payment, const upstream::CallContext& context,
         current->status = Status::Failed;
         current->failure_code = refusal->code;
         current->failure_reason = refusal->detail;
-        store::update(tx, *current, clock_());
+        save(tx, *current, clock_());
       });
       throw refused_by_order(*refusal);
     }
@@ -192,7 +235,7 @@ Payment Payments::charge(Payment payment, const upstream::CallContext& context,
       if (!current || !domain::is_open(current->status)) return;
       current->failure_code = kProviderUnreachable;
       current->failure_reason = e.detail();
-      store::update(tx, *current, clock_());
+      save(tx, *current, clock_());
     });
     try {
       orders_->drop_lease(payment.order_id, payment.id, context);
@@ -255,7 +298,7 @@ std::pair<Payment, std::optional<Payments::Task>> Payments::apply(
           break;
         }
       }
-      store::update(tx, *p, now);
+      save(tx, *p, now);
     }
     if (p->status != Status::Failed) in_commit(tx, *p);
     return std::move(*p);
@@ -319,7 +362,7 @@ void Payments::handle_event(const Json& event) {
       p->failure_code.reset();
       p->failure_reason.reset();
       task = Task{"settle", p->id, enqueue(tx, "settle", p->id)};
-      store::update(tx, *p, now);
+      save(tx, *p, now);
     } else if (type == "payment_intent.payment_failed" && domain::accepts_outcome(p->status)) {
       const Json error = object.value("last_payment_error", Json::object());
       p->status = Status::Failed;
@@ -328,7 +371,7 @@ void Payments::handle_event(const Json& event) {
       const std::string decline = member(error, "decline_code");
       p->failure_reason = decline.empty() ? member(error, "message") : decline;
       task = Task{"failed", p->id, enqueue(tx, "failed", p->id)};
-      store::update(tx, *p, now);
+      save(tx, *p, now);
     } else if (type == "charge.refunded") {
       const auto refunded = object.find("amount_refunded");
       if (refunded != object.end() && refunded->is_number_integer()) {
@@ -338,7 +381,7 @@ void Payments::handle_event(const Json& event) {
           if (p->refunded == p->amount && p->status == Status::Succeeded) {
             p->status = Status::Refunded;
           }
-          store::update(tx, *p, now);
+          save(tx, *p, now);
         }
       }
     }
@@ -372,7 +415,7 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
     store::insert_refund(tx, r);
     p->refunded += wanted;
     if (p->refunded == p->amount) p->status = Status::Refunded;
-    store::update(tx, *p, now);
+    save(tx, *p, now);
     return std::make_pair(r, p->provider_payment_id.value_or(""));
   });
   if (reserved.status == "failed") {
@@ -401,6 +444,7 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
       r.status = "succeeded";
       r.provider_refund_id = result.provider_refund_id;
       store::update_refund(tx, r, now);
+      refunded(tx, p, r);
       in_commit(tx, r);
       return r;
     }
@@ -409,7 +453,7 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
     store::update_refund(tx, r, now);
     p.refunded -= r.amount;
     if (p.status == Status::Refunded) p.status = Status::Succeeded;
-    store::update(tx, p, now);
+    save(tx, p, now);
     return r;
   });
   if (done.status == "failed") {
@@ -488,14 +532,17 @@ queue::Outcome Payments::settle(const std::string& payment_id) {
         auto current = *store::find(tx, payment_id);
         const std::int64_t now = clock_();
         const std::int64_t still = domain::refundable(current);
+        std::optional<Refund> made;
         if (still > 0) {
-          store::insert_refund(tx, {"auto-" + current.id, current.id, still, "succeeded",
-                                    result.provider_refund_id, refund_reason, now});
+          made = Refund{"auto-" + current.id,      current.id,    still, "succeeded",
+                        result.provider_refund_id, refund_reason, now};
+          store::insert_refund(tx, *made);
           current.refunded += still;
         }
         current.status = Status::Refunded;
         current.order_settled = true;
-        store::update(tx, current, now);
+        save(tx, current, now);
+        if (made) refunded(tx, current, *made);
       });
       if (log_ != nullptr) {
         log_->warn("a payment the order refused was refunded",
@@ -507,7 +554,7 @@ queue::Outcome Payments::settle(const std::string& payment_id) {
   db_.transact(TxKind::Write, [&](Tx& tx) {
     auto current = *store::find(tx, payment_id);
     current.order_settled = true;
-    store::update(tx, current, clock_());
+    save(tx, current, clock_());
   });
   return queue::Outcome::done();
 }
@@ -537,11 +584,13 @@ queue::Outcome Payments::finish_refund(const std::string& refund_id) {
     refund.status = result.succeeded ? "succeeded" : "failed";
     refund.provider_refund_id = result.provider_refund_id;
     store::update_refund(tx, refund, now);
-    if (!result.succeeded) {
-      auto payment = *store::find(tx, refund.payment_id);
+    auto payment = *store::find(tx, refund.payment_id);
+    if (result.succeeded) {
+      refunded(tx, payment, refund);
+    } else {
       payment.refunded -= refund.amount;
       if (payment.status == Status::Refunded) payment.status = Status::Succeeded;
-      store::update(tx, payment, now);
+      save(tx, payment, now);
     }
   });
   return queue::Outcome::done();

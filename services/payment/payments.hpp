@@ -47,6 +47,10 @@ class Payments {
  public:
   using Clock = std::function<std::int64_t()>;
 
+  // Status changes emit events through `events` (null: none), which this object keeps alive (the
+  // routes hold it past app.run(), as Events::attach requires). Set before serving.
+  void use_events(std::shared_ptr<events::Events> events) { events_ = std::move(events); }
+
   Payments(db::Database& db, std::shared_ptr<provider::Provider> provider,
            std::shared_ptr<upstream::OrdersClient> orders, const PaymentConfig& config,
            obs::Logger* log = nullptr, obs::Metrics* metrics = nullptr, Clock clock = {});
@@ -118,6 +122,12 @@ class Payments {
   queue::Outcome report_failure(const std::string& payment_id);
   queue::Outcome finish_refund(const std::string& refund_id);
   void count(std::string_view result);
+  // store::update, plus the payment's event when its status changed to succeeded or failed
+  // (payment.succeeded, payment.failed; docs/events.md), in the same transaction. Returns
+  // store::update's answer.
+  bool save(db::Tx& tx, domain::Payment& payment, std::int64_t now);
+  // payment.refunded for `refund`, which the provider confirmed (in the transaction recording it).
+  void refunded(db::Tx& tx, const domain::Payment& payment, const domain::Refund& refund);
 
   db::Database& db_;
   std::shared_ptr<provider::Provider> provider_;
@@ -128,6 +138,7 @@ class Payments {
   obs::Metrics* metrics_;
   Clock clock_;
   queue::WorkQueue queue_;
+  std::shared_ptr<events::Events> events_;
   std::shared_ptr<queue::Worker> worker_;
 };
 

@@ -111,6 +111,13 @@ Session Accounts::register_user(const Registration& registration, std::string_vi
     db_.with_tx(TxKind::Write, [&](Tx& tx) {
       store::insert_user(tx, user);
       store::insert_refresh_token(tx, head);
+      if (events_) {
+        events_->emit(tx, "user.registered",
+                      {{"userId", user.id},
+                       {"name", user.name},
+                       {"email", user.email},
+                       {"phone", user.phone ? Json(*user.phone) : Json(nullptr)}});
+      }
     });
   } catch (const db::UniqueViolation&) {
     throw email_taken();

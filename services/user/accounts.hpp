@@ -15,6 +15,7 @@
 #include <emporium/auth/jwt.hpp>
 #include <emporium/auth/password.hpp>
 #include <emporium/db/database.hpp>
+#include <emporium/events/events.hpp>
 #include <emporium/obs/log.hpp>
 
 #include <cstdint>
@@ -96,6 +97,8 @@ class Accounts {
   void require_admin(std::string_view caller_id);
 
   std::optional<domain::User> find_user(std::string_view id);
+  // Registrations emit `user.registered` through `events` (null: none). Call before serving.
+  void use_events(const events::Events* events) { events_ = events; }
   store::UserPage list_users(std::string_view query_lower, std::int64_t page, std::int64_t limit);
   // 403 unless `actor_id` is an admin in the database (checked in the same serialized
   // transaction as the change), 404 unknown user, 409 demoting the last admin.
@@ -125,6 +128,7 @@ class Accounts {
   const auth::JwtSigner& signer_;
   AccountPolicy policy_;
   const obs::Logger* log_;
+  const events::Events* events_ = nullptr;
   Clock clock_;
   IdGenerator new_id_;
 };

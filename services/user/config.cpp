@@ -48,6 +48,7 @@ domain::Limit read_limit(const Env& env, const char* max_name, std::int64_t max_
 UserConfig UserConfig::from_env(const Env& env) {
   UserConfig config;
   config.common = ServiceConfig::from_env(env, "user-service", 5000);
+  config.events = events::EventsConfig::from_env(env);
   config.common.problem_error_member =
       true;  // problems repeat `detail` as `error`, as the seed did
 

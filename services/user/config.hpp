@@ -8,6 +8,7 @@
 #include <emporium/app/app.hpp>
 #include <emporium/auth/password.hpp>
 #include <emporium/config/env.hpp>
+#include <emporium/events/events.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -22,6 +23,7 @@ struct FirstAdmin {
 
 struct UserConfig {
   ServiceConfig common;
+  events::EventsConfig events;  // NATS_URL, EVENTS_* (events/events.hpp)
 
   std::string jwt_private_key_file;
   std::string jwt_private_key_pem;  // the file's contents

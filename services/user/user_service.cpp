@@ -21,11 +21,15 @@ struct Components {
       : signer(config.jwt_private_key_pem, config.common.jwt_kid, config.common.jwt_issuer,
                config.access_token_ttl_s),
         hasher(config.argon2, config.argon2_max_concurrent, config.argon2_max_waiting),
-        accounts(app.db(), hasher, signer, AccountPolicy::from(config), &app.log()) {}
+        accounts(app.db(), hasher, signer, AccountPolicy::from(config), &app.log()),
+        events(app, config.events) {
+    accounts.use_events(&events);
+  }
 
   auth::JwtSigner signer;
   auth::PasswordHasher hasher;
   Accounts accounts;
+  events::Events events;  // the outbox's relay; user-service consumes nothing
 };
 
 }  // namespace
@@ -53,6 +57,8 @@ void register_user_service(App& app, const UserConfig& config) {
   // And while running: sealed successor pairs must not outlive their retry grace by much, and
   // expired tokens and stale counters should not pile up. Exceptions are logged by the App.
   app.every("account-sweep", kSweepIntervalMs, [accounts] { accounts->sweep(); });
+  // Components live as long as the routes that capture them, i.e. past app.run().
+  components->events.attach(app);
 }
 
 }  // namespace emporium::user

@@ -69,6 +69,9 @@ struct Order {
   std::optional<std::string> paid_payment_id;    // the payment that made it Paid
   std::optional<std::string> failed_payment_id;  // the last payment that failed
   std::optional<std::string> failure_reason;
+  // {"userId","name","email","phone"} as user-service had it at placement (JSON text); events
+  // carry it. Absent when user-service could not be asked.
+  std::optional<std::string> customer;
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int64_t version = 0;

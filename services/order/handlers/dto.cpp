@@ -40,6 +40,7 @@ Json order_json(const domain::Order& order, const Currency& currency, bool inter
                                      {"until", iso8601(order.payment_lease_until_ms)}}
                               : Json(nullptr);
     out["paidPaymentId"] = order.paid_payment_id ? Json(*order.paid_payment_id) : Json(nullptr);
+    out["customer"] = order.customer ? Json::parse(*order.customer) : Json(nullptr);
   }
   return out;
 }

@@ -39,6 +39,7 @@ Order order_of(const Row& row) {
   o.created_at_ms = row.integer(13);
   o.updated_at_ms = row.integer(14);
   o.version = row.integer(15);
+  o.customer = row.opt_text(16);
   return o;
 }
 
@@ -89,10 +90,11 @@ void insert_history(Tx& tx, const std::string& order_id, std::size_t seq,
 }  // namespace
 
 void insert_order(Tx& tx, const Order& order) {
-  tx.exec(sql::kInsertOrder,
-          {order.id, order.user_id, std::string(domain::status_name(order.status)), order.total,
-           order.currency, db::nullable(order.shipping_address),
-           std::int64_t{order.from_cart ? 1 : 0}, order.expires_at_ms, order.created_at_ms});
+  tx.exec(
+      sql::kInsertOrder,
+      {order.id, order.user_id, std::string(domain::status_name(order.status)), order.total,
+       order.currency, db::nullable(order.shipping_address), std::int64_t{order.from_cart ? 1 : 0},
+       order.expires_at_ms, order.created_at_ms, db::nullable(order.customer)});
   // All lines in one statement: one round trip however many lines (at most 100: 501 parameters).
   if (!order.lines.empty()) {
     std::string values;

@@ -9,12 +9,12 @@ namespace emporium::order::sql {
 inline constexpr std::string_view kOrderColumns =
     "id, user_id, status, total, currency, shipping_address, from_cart, expires_at, "
     "payment_lease_id, payment_lease_until, paid_payment_id, failed_payment_id, failure_reason, "
-    "created_at, updated_at, version";
+    "created_at, updated_at, version, customer";
 
 inline constexpr std::string_view kInsertOrder = R"(
 INSERT INTO orders (id, user_id, status, total, currency, shipping_address, from_cart, expires_at,
-                    created_at, updated_at, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0))";
+                    created_at, updated_at, version, customer)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0, $10))";
 
 // Followed by one "($1, $n, …)" tuple per line (store/order_store.cpp).
 inline constexpr std::string_view kInsertItems = R"(

@@ -40,11 +40,36 @@ std::optional<domain::Line> held_line(const Json& item, const Currency& currency
 }  // namespace
 
 Upstreams::Upstreams(http::HttpClient products, http::HttpClient carts, Currency currency,
-                     std::optional<http::HttpClient> payments)
+                     std::optional<http::HttpClient> payments,
+                     std::optional<http::HttpClient> users)
     : products_(std::move(products)),
       carts_(std::move(carts)),
       currency_(std::move(currency)),
-      payments_(std::move(payments)) {}
+      payments_(std::move(payments)),
+      users_(std::move(users)) {}
+
+std::optional<Json> Upstreams::customer(const std::string& user_id,
+                                        const CallContext& context) const {
+  if (!users_) return std::nullopt;
+  try {
+    const auto response = call(*users_, http::Method::Get, "/api/users/" + user_id, {}, context);
+    if (response.status != 200) return std::nullopt;
+    const Json user = response.json();
+    if (!user.is_object() || !user.contains("email") || !user["email"].is_string()) {
+      return std::nullopt;
+    }
+    const auto text = [&](const char* name) {
+      const auto it = user.find(name);
+      return it != user.end() && it->is_string() ? Json(*it) : Json(nullptr);
+    };
+    return Json{{"userId", user_id},
+                {"name", text("name")},
+                {"email", text("email")},
+                {"phone", text("phone")}};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 Settled Upstreams::refund_order(const std::string& order_id, const CallContext& context) const {
   if (!payments_) throw service_unavailable("payment-service is not configured");

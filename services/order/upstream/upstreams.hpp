@@ -40,7 +40,8 @@ class Upstreams {
  public:
   // `payments`: payment-service, when configured (refunds of cancelled paid orders).
   Upstreams(http::HttpClient products, http::HttpClient carts, Currency currency,
-            std::optional<http::HttpClient> payments = std::nullopt);
+            std::optional<http::HttpClient> payments = std::nullopt,
+            std::optional<http::HttpClient> users = std::nullopt);
 
   // The held lines (name, price as held), in the order product-service answered them.
   std::vector<domain::Line> reserve(const std::string& order_id, const std::vector<ItemLine>& lines,
@@ -54,6 +55,11 @@ class Upstreams {
                         const std::vector<ItemLine>& lines, const CallContext& context) const;
 
   bool can_refund() const { return payments_.has_value(); }
+
+  // The customer's contact from user-service (`GET /api/users/:id`, caller `order`) as
+  // {"userId","name","email","phone"}; nullopt when user-service is not configured, does not know
+  // the user or cannot answer (never throws: placing an order does not depend on it).
+  std::optional<Json> customer(const std::string& user_id, const CallContext& context) const;
   Settled refund_order(const std::string& order_id, const CallContext& context) const;
 
   const http::HttpClient& products() const { return products_; }
@@ -68,6 +74,7 @@ class Upstreams {
   http::HttpClient carts_;
   Currency currency_;
   std::optional<http::HttpClient> payments_;
+  std::optional<http::HttpClient> users_;
 };
 
 }  // namespace emporium::order::upstream

@@ -42,6 +42,9 @@ struct Payment {
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int64_t version = 0;
+  // {"order", "customer"} as order-service answered when the payment was made (JSON text): what
+  // the payment's events carry.
+  std::optional<std::string> order_snapshot;
 };
 
 struct Refund {

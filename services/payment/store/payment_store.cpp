@@ -13,7 +13,7 @@ using domain::Refund;
 constexpr std::string_view kColumns =
     "id, order_id, user_id, amount, currency, status, payment_method, provider_payment_id, "
     "client_secret, failure_code, failure_reason, refunded, order_settled, paid_at, created_at, "
-    "updated_at, version";
+    "updated_at, version, order_snapshot";
 constexpr std::string_view kRefundColumns =
     "id, payment_id, amount, status, provider_refund_id, reason, created_at";
 
@@ -38,6 +38,7 @@ Payment payment_of(const Row& row) {
   p.created_at_ms = row.integer(14);
   p.updated_at_ms = row.integer(15);
   p.version = row.integer(16);
+  p.order_snapshot = row.opt_text(17);
   return p;
 }
 
@@ -59,9 +60,11 @@ std::optional<Payment> one(Tx& tx, std::string_view where, std::string_view valu
 void insert_payment(Tx& tx, const Payment& p) {
   tx.exec(
       "INSERT INTO payments (id, order_id, user_id, amount, currency, status, payment_method, "
-      "created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 0)",
+      "created_at, updated_at, version, order_snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+      "$8, 0, $9)",
       {p.id, p.order_id, p.user_id, p.amount, p.currency,
-       std::string(domain::status_name(p.status)), p.payment_method, p.created_at_ms});
+       std::string(domain::status_name(p.status)), p.payment_method, p.created_at_ms,
+       db::nullable(p.order_snapshot)});
 }
 
 std::optional<Payment> find(Tx& tx, std::string_view payment_id) {

@@ -63,6 +63,14 @@ std::optional<OrderView> OrdersClient::get(const std::string& order_id,
     throw bad_gateway("order-service answered a malformed order");
   }
   view.amount = amount->get<std::int64_t>();
+  Json public_order = order;
+  for (const char* internal : {"amount", "paymentLease", "paidPaymentId", "customer", "history"}) {
+    public_order.erase(internal);
+  }
+  const auto customer = order.find("customer");
+  view.snapshot = Json{
+      {"order", std::move(public_order)},
+      {"customer", customer != order.end() && customer->is_object() ? *customer : Json(nullptr)}};
   return view;
 }
 

@@ -26,6 +26,9 @@ struct OrderView {
   std::int64_t amount = 0;  // minor units
   std::string currency;
   std::string status;  // Pending, Paid, …
+  // {"order": the order without the internal members, "customer": contact or null}: what the
+  // payment's events carry (docs/events.md).
+  Json snapshot = Json::object();
 };
 
 // An order-service refusal (409): its problem code and the order's status.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-DEFAULT_SERVICES = "users,products,cart,orders,payments"
-KNOWN = ("users", "products", "cart", "orders", "payments")
+DEFAULT_SERVICES = "users,products,cart,orders,payments,notification"
+KNOWN = ("users", "products", "cart", "orders", "payments", "notification")
 SKIP_REASON = "a service the test needs is not in EMPORIUM_SERVICES"
 
 
@@ -33,6 +33,8 @@ def enabled_services() -> tuple[str, ...]:
         raise ServicesError("EMPORIUM_SERVICES: orders needs products and cart")
     if "payments" in names and "orders" not in names:
         raise ServicesError("EMPORIUM_SERVICES: payments needs orders")
+    if "notification" in names and "payments" not in names:
+        raise ServicesError("EMPORIUM_SERVICES: notification needs payments (its events come from them)")
     return tuple(s for s in KNOWN if s in names)
 
 

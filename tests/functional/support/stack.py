@@ -30,6 +30,7 @@ import requests
 
 from .client import EXPECTED_5XX_PREFIX, Client
 from .db import TestDatabase
+from .nats import NatsServer
 from .procs import Proc, wait_until
 from .tokens import KeyPair
 
@@ -80,6 +81,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "cart": ServiceSpec("cart", "cart", "shopping-cart-service"),
     "orders": ServiceSpec("orders", "order", "order-service"),
     "payments": ServiceSpec("payments", "payment", "payment-service"),
+    "notification": ServiceSpec("notification", "notification", "notification-service"),
 }
 
 
@@ -150,7 +152,8 @@ class Stack:
                  env: dict[str, str] | None = None, instances: int = 2,
                  cors_origins: str = "http://shop.example", services: tuple[str, ...] | list[str] = ("users",),
                  service_env: dict[str, dict[str, str]] | None = None, product_instances: int = 2,
-                 cart_instances: int = 1, order_instances: int = 2, payment_instances: int = 2):
+                 cart_instances: int = 1, order_instances: int = 2, payment_instances: int = 2,
+                 notification_instances: int = 2, events: bool | None = None):
         self.name = name
         self.dir = base_dir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +176,11 @@ class Stack:
         self.services = [s for s in SERVICES if s in services]
         self.service_env = {k: dict(v) for k, v in (service_env or {}).items()}
         self.counts = {"users": instances, "products": product_instances, "cart": cart_instances,
-                       "orders": order_instances, "payments": payment_instances}
+                       "orders": order_instances, "payments": payment_instances,
+                       "notification": notification_instances}
+        # Events (NATS_URL for every service) by default when notification-service runs.
+        self.events = ("notification" in services) if events is None else events
+        self.nats: NatsServer | None = None
         self.webhook_secret = "whsec_" + secrets.token_hex(16)
         self.cors_origins = cors_origins
         self.internal_token = secrets.token_hex(24)  # the shared INTERNAL_TOKEN
@@ -225,6 +232,10 @@ class Stack:
     def payments(self) -> list[Instance]:
         return self.groups["payments"]
 
+    @property
+    def notifications(self) -> list[Instance]:
+        return self.groups["notification"]
+
     def all_instances(self) -> list[Instance]:
         return [inst for s in SERVICES for inst in self.groups[s]]
 
@@ -236,6 +247,8 @@ class Stack:
                                f"cmake --build --preset release; services under construction need "
                                f"-DEMPORIUM_EXTRA_SERVICES=...) or set EMPORIUM_BUILD_DIR")
         LIVE_STACKS.append(self)
+        if self.events:
+            self.nats = NatsServer(self.dir, free_port()).start()
         for s in self.services:
             db_name = self.name if s == "users" else f"{self.name}_{s}"
             self.dbs[s] = TestDatabase(self.db_kind, self.dir, db_name, self.pg_url)
@@ -268,17 +281,28 @@ class Stack:
             "INTERNAL_TOKEN": self.internal_token,
             "JWT_PUBLIC_KEY_FILE": str(self.keys.public_path),
         })
+        if self.nats is not None:
+            # Quick relays and redeliveries: the suite waits for events, not for production pacing.
+            env.update({"NATS_URL": self.nats.url, "EVENTS_RELAY_POLL_MS": "100",
+                        "EVENTS_RETRY_BASE_MS": "200", "EVENTS_RETRY_MAX_MS": "1000",
+                        "EVENTS_ACK_WAIT_MS": "5000"})
         if service in ("cart", "orders"):
             env["PRODUCT_SERVICE_URLS"] = ",".join(i.url for i in self.products)
         if service == "orders":
             env["CART_SERVICE_URLS"] = ",".join(i.url for i in self.carts)
             env["ORDER_WORKER_POLL_MS"] = "200"
+            if "users" in self.services:
+                env["USER_SERVICE_URLS"] = ",".join(f"http://127.0.0.1:{p}" for p in self.ports["users"])
             if "payments" in self.services:
                 env["PAYMENT_SERVICE_URLS"] = ",".join(f"http://127.0.0.1:{p}" for p in self.ports["payments"])
         if service == "payments":
             env["ORDER_SERVICE_URLS"] = ",".join(i.url for i in self.orders)
             env["STRIPE_WEBHOOK_SECRET"] = self.webhook_secret
             env["PAYMENT_WORKER_POLL_MS"] = "200"
+        if service == "notification":
+            env.update({"NOTIFICATION_WORKER_POLL_MS": "100", "NOTIFICATION_RETRY_BASE_MS": "300",
+                        "NOTIFICATION_RETRY_MAX_MS": "1500", "NOTIFICATION_LEASE_MS": "5000",
+                        "SMTP_TIMEOUT_MS": "4000", "TWILIO_TIMEOUT_MS": "4000"})
         env.update(self.service_env.get(service, {}))
         return env
 
@@ -294,6 +318,8 @@ class Stack:
             "ADMIN_EMAIL": self.admin_email,
             "ADMIN_PASSWORD": self.admin_password,
         })
+        if self.nats is not None:
+            env.update({"NATS_URL": self.nats.url, "EVENTS_RELAY_POLL_MS": "100"})
         env.update(self.extra_env)
         return env
 
@@ -371,6 +397,10 @@ class Stack:
             inst.proc.send(signal.SIGTERM)
         for inst in running:
             self._collect(inst, signalled=True, timeout=30)
+        if self.nats is not None and self.nats.alive():
+            rc = self.nats.stop()
+            if rc != 0:
+                self.problems.append(f"nats-server exited with {rc} on SIGTERM")
         if check:
             self.problems.extend(self.scan_logs())
         for s, db in self.dbs.items():
