@@ -48,6 +48,16 @@ void register_order_service(App& app, const OrderConfig& config) {
     if (order.paid_payment_id) data["paymentId"] = *order.paid_payment_id;
     events->emit(tx, "order.status_changed", std::move(data));
   });
+  // payment.succeeded drives Paid too (the synchronous call may not have reached this service).
+  events->on("payment.succeeded", [orders = orders.get()](db::Tx& tx, const events::Event& event) {
+    const auto order_id = event.data.find("orderId");
+    const auto payment_id = event.data.find("paymentId");
+    if (order_id == event.data.end() || !order_id->is_string() || payment_id == event.data.end() ||
+        !payment_id->is_string()) {
+      throw events::Poison("data.orderId and data.paymentId must be strings");
+    }
+    orders->paid_by_event(tx, order_id->get<std::string>(), payment_id->get<std::string>());
+  });
   orders->attach(app);
   // Kept alive past app.run() by `orders` (its hook holds it), which the routes hold.
   events->attach(app);

@@ -335,6 +335,17 @@ Order Orders::mark_paid(const std::string& order_id, const std::string& payment_
   return changed.order;
 }
 
+void Orders::paid_by_event(Tx& tx, const std::string& order_id, const std::string& payment_id) {
+  const auto found = store::find(tx, order_id);
+  if (!found || !domain::is_unpaid(found->status)) return;  // paid already, or refused
+  const std::int64_t now = clock_();
+  Order order = *found;
+  if (order.status == Status::PaymentFailed) {
+    order = apply(tx, order, Status::Pending, {.at_ms = now}).order;
+  }
+  apply(tx, order, Status::Paid, {.at_ms = now, .paid_payment_id = payment_id, .drop_lease = true});
+}
+
 Order Orders::mark_payment_failed(const std::string& order_id, const std::string& payment_id,
                                   const std::optional<std::string>& reason) {
   return change(order_id,

@@ -97,6 +97,11 @@ class Orders {
   domain::Order mark_paid(const std::string& order_id, const std::string& payment_id,
                           const upstream::CallContext& context,
                           const std::optional<std::string>& if_match = std::nullopt);
+  // The same as mark_paid for a `payment.succeeded` event, in the consumer's transaction (DESIGN
+  // §12: Paid is driven by the synchronous call and by the event, whichever comes first; the other
+  // finds it done). An order that cannot take the payment is left as it is: payment-service's
+  // settle task meets the same refusal and refunds. The stock commit is left to the task worker.
+  void paid_by_event(db::Tx& tx, const std::string& order_id, const std::string& payment_id);
   domain::Order mark_payment_failed(const std::string& order_id, const std::string& payment_id,
                                     const std::optional<std::string>& reason);
 

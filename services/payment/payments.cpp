@@ -377,11 +377,16 @@ void Payments::handle_event(const Json& event) {
       if (refunded != object.end() && refunded->is_number_integer()) {
         const std::int64_t total = std::min(p->amount, refunded->get<std::int64_t>());
         if (total > p->refunded) {
+          const std::int64_t added = total - p->refunded;
           p->refunded = total;  // refunds made outside the API (the dashboard)
           if (p->refunded == p->amount && p->status == Status::Succeeded) {
             p->status = Status::Refunded;
           }
           save(tx, *p, now);
+          this->refunded(
+              tx, *p,
+              Refund{"external-" + p->id + "-" + std::to_string(total), p->id, added, "succeeded",
+                     std::nullopt, std::string("refunded at the provider"), now});
         }
       }
     }
