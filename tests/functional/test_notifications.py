@@ -188,6 +188,33 @@ def test_a_whole_purchase_sends_each_email_and_sms_once_to_the_right_customer(s,
     assert {n["providerId"] for n in mine if n["channel"] == "sms"} == {t["sid"] for t in texts}
 
 
+def test_a_decline_then_a_refunded_cancel_are_written_to_the_customer(s, c, admin, smtp):
+    who = register(c, name="Alan Turing")
+    product = create_product(c, admin, price=4.25, stock=20)
+    resp = c.post(f"/api/orders/{who['user']['_id']}", token=who["token"],
+                  json={"items": [{"productId": product["_id"], "quantity": 2}]})
+    assert resp.status_code == 201, resp.text
+    order = body(resp)
+    declined = c.post(f"/api/payments/{order['_id']}", token=who["token"],
+                      json={"paymentMethodId": "pm_card_chargeDeclinedInsufficientFunds"})
+    assert declined.status_code == 402, declined.text
+    paid = c.post(f"/api/payments/{order['_id']}", token=who["token"], json={"paymentMethodId": "pm_card_visa"})
+    assert paid.status_code == 201, paid.text
+    set_status(c, admin, order["_id"], "Cancelled")
+
+    mails = wait_mails(smtp, who["email"], 6)
+    time.sleep(1.5)
+    mails = mails_to(smtp, who["email"])
+    templates = sorted(n["template"] for n in all_notifications(c, admin) if n["to"] == who["email"])
+    assert templates == sorted(["user.registered", "order.placed", "payment.failed", "payment.succeeded",
+                                "order.status_changed:Cancelled", "payment.refunded"]), templates
+    assert len(mails) == 6
+    failed = next(m for m in mails if "insufficient" in m.text.lower())
+    assert order["_id"] in failed.text
+    refund = next(m for m in mails if "refund" in m.subject.lower())
+    assert "8.50" in refund.text, refund.text
+
+
 def test_a_customer_without_a_phone_gets_emails_only(s, c, admin, smtp, twilio):
     who = register(c, name="Grace Hopper")
     before = len(twilio.messages())
@@ -437,3 +464,38 @@ def test_readyz_names_the_broker_while_it_is_down(s):
     finally:
         s.nats.start()
     assert wait_until(lambda: direct.get("/readyz", expect_5xx=True).status_code == 200, 20, interval=0.1)
+
+
+def test_a_payment_succeeded_event_pays_the_order_once_when_the_call_never_came(s, c, admin, smtp):
+    """DESIGN §12: Paid is driven by payment-service's call and by the payment.succeeded event. Here
+    only the event arrives (as when order-service was down for the call), twice."""
+    who = register(c, name="Event Payer")
+    product = create_product(c, admin, price=5, stock=10)
+    resp = c.post(f"/api/orders/{who['user']['_id']}", token=who["token"],
+                  json={"items": [{"productId": product["_id"], "quantity": 1}]})
+    assert resp.status_code == 201, resp.text
+    order = body(resp)
+    payment_id = object_id()
+    customer = {"userId": who["user"]["_id"], "name": "Event Payer", "email": who["email"], "phone": None}
+    e = event("payment.succeeded", {"paymentId": payment_id, "orderId": order["_id"], "userId": who["user"]["_id"],
+                                    "amount": 500, "currency": "usd", "status": "succeeded",
+                                    "order": order, "customer": customer})
+    payload = json.dumps(e).encode()
+    publish(s.nats.url, "emporium.payment.succeeded", payload, msg_id="a-" + e["id"])
+
+    def paid() -> dict | None:
+        doc = body(c.get(f"/api/orders/{who['user']['_id']}/{order['_id']}", token=who["token"]))
+        return doc if doc["status"] == "Paid" else None
+
+    assert wait_until(lambda: paid() is not None, 20, interval=0.1)
+    publish(s.nats.url, "emporium.payment.succeeded", payload, msg_id="b-" + e["id"])
+    time.sleep(1.5)
+    doc = paid()
+    assert doc is not None and [h["status"] for h in doc["history"]] == ["Pending", "Paid"], doc
+    internal_doc = body(s.direct(0, "orders").get(f"/api/orders/internal/{order['_id']}",
+                                                  headers=internal(s, caller="payment")))
+    assert internal_doc["paidPaymentId"] == payment_id
+    # Welcome, confirmation, and the receipt the event itself asked for; nothing twice.
+    wait_mails(smtp, who["email"], 3)
+    time.sleep(1.0)
+    assert len(mails_to(smtp, who["email"])) == 3

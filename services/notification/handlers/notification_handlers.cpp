@@ -27,20 +27,7 @@ std::optional<std::string> required_text(const Json& body, const char* field, st
     errors.add(field, std::string(field) + " is required");
     return std::nullopt;
   }
-  if (!it->is_string()) {
-    errors.add(field, std::string(field) + " must be a string");
-    return std::nullopt;
-  }
-  const auto& text = it->get_ref<const std::string&>();
-  if (text.empty()) {
-    errors.add(field, std::string(field) + " must not be empty");
-    return std::nullopt;
-  }
-  if (text.size() > max) {
-    errors.add(field, std::string(field) + " must be at most " + std::to_string(max) + " bytes");
-    return std::nullopt;
-  }
-  return text;
+  return read_string(body, field, errors, 1, max);
 }
 
 Response queued(const domain::Notification& n) {
