@@ -54,6 +54,7 @@ class EventsConsumer : public ::testing::Test {
     });
     events_->on("order.placed", [this](db::Tx& tx, const Event& e) {
       if (fail_) throw std::runtime_error("database of the effect is down");
+      if (unavailable_) throw db::Unavailable("database is unavailable");
       if (!e.data.contains("value")) throw Poison("data.value is missing");
       tx.exec("INSERT INTO effects (event_id, value) VALUES ($1, $2)",
               {e.id, e.data["value"].get<std::string>()});
@@ -88,6 +89,7 @@ class EventsConsumer : public ::testing::Test {
   App app_;
   std::unique_ptr<Events> events_;
   bool fail_ = false;
+  bool unavailable_ = false;
 };
 
 TEST_F(EventsConsumer, ARedeliveredEventHasNoSecondEffect) {
@@ -142,6 +144,46 @@ TEST_F(EventsConsumer, APoisonEventIsDeadLetteredAtOnceAndReplaysWithCorrectedDa
   events_->replay(letters[0].id, Json{{"value", "fixed"}});
   EXPECT_EQ(effects(), 1);
   EXPECT_EQ(app_.db().query("SELECT value FROM effects").one().text(0), "fixed");
+}
+
+TEST_F(EventsConsumer, OurDatabaseBeingDownNeverDeadLettersAnEvent) {
+  unavailable_ = true;
+  const auto payload = envelope("65a1b2c3d4e5f60718293a05", {{"value", "c"}});
+  EXPECT_EQ(events_->handle(payload, 1, "s:5"), Events::Verdict::Retry);
+  EXPECT_EQ(events_->handle(payload, 50, "s:5"), Events::Verdict::Retry);  // past max_deliver
+  EXPECT_TRUE(events_->dead_letters(false, 10, 0).empty());
+  unavailable_ = false;
+  EXPECT_EQ(events_->handle(payload, 51, "s:5"), Events::Verdict::Ack);
+  EXPECT_EQ(effects(), 1);
+}
+
+TEST_F(EventsConsumer, AnEnvelopeMustNameTheSubjectItCameOn) {
+  // Published on another aggregate's subject (where its publisher may have rights): refused.
+  const auto payload = envelope("65a1b2c3d4e5f60718293a06", {{"value", "d"}});
+  EXPECT_EQ(events_->handle(payload, 1, "s:6", nullptr, "emporium.user.registered"),
+            Events::Verdict::Ack);
+  auto letters = events_->dead_letters(false, 10, 0);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_NE(letters[0].error.find("delivered on emporium.user.registered"), std::string::npos);
+  // An envelope whose subject does not follow its type.
+  Event e{"65a1b2c3d4e5f60718293a07",   "order.placed",       "t", "order-service",
+          "emporium.payment.succeeded", Json{{"value", "e"}}, ""};
+  EXPECT_EQ(
+      events_->handle(dump_json(e.to_json()), 1, "s:7", nullptr, "emporium.payment.succeeded"),
+      Events::Verdict::Ack);
+  EXPECT_EQ(events_->dead_letters(false, 10, 0).size(), 2u);
+  // From another producer than the aggregate's.
+  Event forged{"65a1b2c3d4e5f60718293a08", "order.placed",       "t", "notification-service",
+               "emporium.order.placed",    Json{{"value", "f"}}, ""};
+  EXPECT_EQ(
+      events_->handle(dump_json(forged.to_json()), 1, "s:8", nullptr, "emporium.order.placed"),
+      Events::Verdict::Ack);
+  EXPECT_EQ(events_->dead_letters(false, 10, 0).size(), 3u);
+  EXPECT_EQ(effects(), 0);
+  // The right subject is handled.
+  EXPECT_EQ(events_->handle(payload, 1, "s:6b", nullptr, "emporium.order.placed"),
+            Events::Verdict::Ack);
+  EXPECT_EQ(effects(), 1);
 }
 
 TEST_F(EventsConsumer, NotAnEventIsKeptUnderItsStreamPosition) {

@@ -25,6 +25,16 @@ NotificationConfig NotificationConfig::from_env(const Env& env) {
   config.retry_max_ms =
       env.integer("NOTIFICATION_RETRY_MAX_MS", 600'000, config.retry_base_ms, 86'400'000);
   config.lease_ms = env.integer("NOTIFICATION_LEASE_MS", 60'000, 1000, 3'600'000);
+  // A send must end within its lease, or another instance takes the message over mid-send and
+  // it goes out twice.
+  const std::int64_t longest_send = std::max<std::int64_t>(
+      config.smtp.timeout_ms, static_cast<std::int64_t>(config.twilio.api.options.timeout_ms) *
+                                  config.twilio.api.options.max_attempts);
+  if (config.lease_ms <= longest_send + 1000) {
+    throw ConfigError("NOTIFICATION_LEASE_MS: must exceed the longest send by more than 1 s (" +
+                      std::to_string(longest_send) +
+                      " ms from SMTP_TIMEOUT_MS and TWILIO_TIMEOUT_MS)");
+  }
   config.worker_threads = static_cast<int>(env.integer("NOTIFICATION_WORKER_THREADS", 2, 1, 32));
   config.worker_poll_ms =
       static_cast<int>(env.integer("NOTIFICATION_WORKER_POLL_MS", 500, 10, 60'000));

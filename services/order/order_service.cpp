@@ -49,15 +49,28 @@ void register_order_service(App& app, const OrderConfig& config) {
     events->emit(tx, "order.status_changed", std::move(data));
   });
   // payment.succeeded drives Paid too (the synchronous call may not have reached this service).
+  // Only payment-service's events, and only for the order's own amount and currency; the broker's
+  // publish permissions (docs/events.md, "Securing the broker") keep other publishers out.
   events->on("payment.succeeded", [orders = orders.get()](db::Tx& tx, const events::Event& event) {
-    const auto order_id = event.data.find("orderId");
-    const auto payment_id = event.data.find("paymentId");
-    if (order_id == event.data.end() || !order_id->is_string() || payment_id == event.data.end() ||
-        !payment_id->is_string()) {
-      throw events::Poison("data.orderId and data.paymentId must be strings");
+    if (event.source != "payment-service") {
+      throw events::Poison("payment.succeeded from " + event.source + ", not payment-service");
     }
-    orders->paid_by_event(tx, order_id->get<std::string>(), payment_id->get<std::string>());
+    const Json& d = event.data;
+    const auto text = [&](const char* name) {
+      const auto it = d.find(name);
+      if (it == d.end() || !it->is_string()) {
+        throw events::Poison(std::string("data.") + name + " must be a string");
+      }
+      return it->get<std::string>();
+    };
+    const auto amount = d.find("amount");
+    if (amount == d.end() || !amount->is_number_integer()) {
+      throw events::Poison("data.amount must be an integer (minor units)");
+    }
+    orders->paid_by_event(tx, text("orderId"), text("paymentId"), amount->get<std::int64_t>(),
+                          text("currency"));
   });
+  events->mount_dead_letter_routes(app, "/api/orders/events");
   orders->attach(app);
   // Kept alive past app.run() by `orders` (its hook holds it), which the routes hold.
   events->attach(app);

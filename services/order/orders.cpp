@@ -1,6 +1,7 @@
 #include "orders.hpp"
 
 #include <emporium/error/errors.hpp>
+#include <emporium/events/events.hpp>
 #include <emporium/http/etag.hpp>
 #include <emporium/money/currency.hpp>
 #include <emporium/util/time.hpp>
@@ -335,9 +336,15 @@ Order Orders::mark_paid(const std::string& order_id, const std::string& payment_
   return changed.order;
 }
 
-void Orders::paid_by_event(Tx& tx, const std::string& order_id, const std::string& payment_id) {
+void Orders::paid_by_event(Tx& tx, const std::string& order_id, const std::string& payment_id,
+                           std::int64_t amount, const std::string& currency) {
   const auto found = store::find(tx, order_id);
   if (!found || !domain::is_unpaid(found->status)) return;  // paid already, or refused
+  if (amount != found->total || currency != found->currency) {
+    throw events::Poison("payment " + payment_id + " of " + std::to_string(amount) + " " +
+                         currency + " does not match order " + order_id + " (" +
+                         std::to_string(found->total) + " " + found->currency + ")");
+  }
   const std::int64_t now = clock_();
   Order order = *found;
   if (order.status == Status::PaymentFailed) {

@@ -101,7 +101,10 @@ class Orders {
   // §12: Paid is driven by the synchronous call and by the event, whichever comes first; the other
   // finds it done). An order that cannot take the payment is left as it is: payment-service's
   // settle task meets the same refusal and refunds. The stock commit is left to the task worker.
-  void paid_by_event(db::Tx& tx, const std::string& order_id, const std::string& payment_id);
+  // A payment of another amount or currency than the order's is refused (events::Poison: it goes
+  // to the dead letters for an admin to see).
+  void paid_by_event(db::Tx& tx, const std::string& order_id, const std::string& payment_id,
+                     std::int64_t amount, const std::string& currency);
   domain::Order mark_payment_failed(const std::string& order_id, const std::string& payment_id,
                                     const std::optional<std::string>& reason);
 

@@ -94,7 +94,9 @@ bool Payments::save(Tx& tx, Payment& payment, std::int64_t now) {
   if (events_ == nullptr || !events_->enabled()) return store::update(tx, payment, now);
   const auto before = store::find(tx, payment.id);
   const bool saved = store::update(tx, payment, now);
-  if (!saved || !before || before->status == payment.status) return saved;
+  // Only the end of an attempt is news: a refund given back (Refunded → Succeeded) is not a second
+  // success.
+  if (!saved || !before || !domain::is_open(before->status)) return saved;
   if (payment.status == Status::Succeeded) {
     events_->emit(tx, "payment.succeeded", event_data(payment));
   } else if (payment.status == Status::Failed) {
@@ -212,13 +214,15 @@ Payment Payments::charge(Payment payment, const upstream::CallContext& context,
     if (const auto refusal =
             orders_->take_lease(payment.order_id, payment.id, lease_ttl_s_, context)) {
       if (refusal->code == "payment_in_flight") throw refused_by_order(*refusal);
+      // No payment.failed: the card was never tried, and the customer reads the order's refusal
+      // (already paid, expired, cancelled) in the answer.
       db_.transact(TxKind::Write, [&](Tx& tx) {
         auto current = store::find(tx, payment.id);
         if (!current || !domain::is_open(current->status)) return;
         current->status = Status::Failed;
         current->failure_code = refusal->code;
         current->failure_reason = refusal->detail;
-        save(tx, *current, clock_());
+        store::update(tx, *current, clock_());
       });
       throw refused_by_order(*refusal);
     }
@@ -445,6 +449,7 @@ Refund Payments::refund(const std::string& payment_id, std::optional<std::int64_
     auto r = *store::find_refund(tx, reserved.id);
     auto p = *store::find(tx, payment_id);
     const std::int64_t now = clock_();
+    if (r.status != "pending") return r;  // a concurrent call with this id recorded it first
     if (result.succeeded) {
       r.status = "succeeded";
       r.provider_refund_id = result.provider_refund_id;

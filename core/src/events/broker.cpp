@@ -49,6 +49,11 @@ Delivery::~Delivery() {
   natsMsg_Destroy(msg_);
 }
 
+std::string Delivery::subject() const {
+  const char* subject = natsMsg_GetSubject(msg_);
+  return subject == nullptr ? std::string() : std::string(subject);
+}
+
 std::string Delivery::payload() const {
   const char* data = natsMsg_GetData(msg_);
   const int length = natsMsg_GetDataLength(msg_);
@@ -92,7 +97,8 @@ Broker::Broker(const std::string& url, const std::string& name, int connect_time
   check(natsOptions_SetRetryOnFailedConnect(o.opts, true, nullptr, nullptr), "NATS connect retry");
   const natsStatus s = natsConnection_Connect(&conn_, o.opts);
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-    throw BrokerError("NATS_URL " + url + ": " + describe(s, static_cast<jsErrCode>(0)));
+    // Not the URL itself: it may carry a user and password.
+    throw BrokerError("NATS_URL: " + describe(s, static_cast<jsErrCode>(0)));
   }
   jsOptions js_opts;
   jsOptions_Init(&js_opts);
@@ -208,21 +214,41 @@ std::unique_ptr<Broker::Pull> Broker::subscribe(const std::string& stream,
                                                 const std::string& durable,
                                                 const ConsumerSettings& settings) {
   ensure_stream(stream, filter);
+  // The durable consumer is made, or brought to this configuration (a changed EVENTS_ACK_WAIT_MS),
+  // before binding to it: a pull subscription that carried the configuration itself would be
+  // refused for any difference from the consumer's stored one, and consume nothing.
+  jsConsumerConfig config;
+  jsConsumerConfig_Init(&config);
+  config.Durable = durable.c_str();
+  config.AckPolicy = js_AckExplicit;
+  config.DeliverPolicy = js_DeliverAll;
+  config.AckWait = settings.ack_wait_ms * kNsPerMs;
+  config.MaxDeliver = -1;  // our own count decides the dead letter (Events::handle)
+  config.MaxAckPending = settings.max_ack_pending;
+  config.FilterSubject = filter.c_str();
+  jsConsumerInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_UpdateConsumer(&info, js_, stream.c_str(), &config, nullptr, &code);
+  if (s != NATS_OK && (s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr)) {
+    code = static_cast<jsErrCode>(0);
+    s = js_AddConsumer(&info, js_, stream.c_str(), &config, nullptr, &code);
+    if (s != NATS_OK && code == JSConsumerNameExistErr) {  // another instance made it meanwhile
+      code = static_cast<jsErrCode>(0);
+      s = js_UpdateConsumer(&info, js_, stream.c_str(), &config, nullptr, &code);
+    }
+  }
+  if (info != nullptr) jsConsumerInfo_Destroy(info);
+  if (s != NATS_OK) {
+    throw BrokerError("consumer " + durable + " on " + stream + ": " + describe(s, code));
+  }
   jsSubOptions options;
   jsSubOptions_Init(&options);
   options.Stream = stream.c_str();
+  options.Consumer = durable.c_str();
   options.ManualAck = true;
-  options.Config.Durable = durable.c_str();
-  options.Config.AckPolicy = js_AckExplicit;
-  options.Config.DeliverPolicy = js_DeliverAll;
-  options.Config.AckWait = settings.ack_wait_ms * kNsPerMs;
-  options.Config.MaxDeliver = -1;  // our own count decides the dead letter (Events::handle)
-  options.Config.MaxAckPending = settings.max_ack_pending;
-  options.Config.FilterSubject = filter.c_str();
   natsSubscription* sub = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s =
-      js_PullSubscribe(&sub, js_, filter.c_str(), durable.c_str(), nullptr, &options, &code);
+  code = static_cast<jsErrCode>(0);
+  s = js_PullSubscribe(&sub, js_, filter.c_str(), durable.c_str(), nullptr, &options, &code);
   if (s != NATS_OK) {
     throw BrokerError("consumer " + durable + " on " + stream + ": " + describe(s, code));
   }

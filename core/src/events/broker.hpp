@@ -42,6 +42,7 @@ class Delivery {
   Delivery& operator=(const Delivery&) = delete;
 
   std::string payload() const;
+  std::string subject() const;
   int delivery_count() const;  // 1 on the first delivery
   std::uint64_t stream_sequence() const;
   void ack();

@@ -260,15 +260,18 @@ struct Events::Impl {
     std::unique_ptr<detail::Broker::Pull> pull;
     detail::ConsumerSettings settings;
     settings.ack_wait_ms = config.ack_wait_ms;
+    std::chrono::steady_clock::time_point warned{};
     while (!stop.stop_requested()) {
       try {
         if (!pull) pull = broker->subscribe(stream, filter, consumer, settings);
         auto batch = pull->fetch(config.fetch_batch, 1000);
         for (auto& delivery : batch) {
+          // Draining: the rest of the batch is redelivered after its ack wait.
+          if (stop.stop_requested()) break;
           std::string error;
           const auto fallback = stream + ":" + std::to_string(delivery->stream_sequence());
-          const auto verdict =
-              owner->handle(delivery->payload(), delivery->delivery_count(), fallback, &error);
+          const auto verdict = owner->handle(delivery->payload(), delivery->delivery_count(),
+                                             fallback, &error, delivery->subject());
           if (verdict == Verdict::Ack) {
             delivery->ack();
           } else {
@@ -279,8 +282,13 @@ struct Events::Impl {
         }
       } catch (const std::exception& error) {
         pull.reset();
-        app.log().warn("event consumer waits for the broker",
-                       {{"consumer", consumer}, {"stream", stream}, {"error", error.what()}});
+        // Once per half minute at most while the broker stays away.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - warned > std::chrono::seconds(30)) {
+          warned = now;
+          app.log().warn("event consumer waits for the broker",
+                         {{"consumer", consumer}, {"stream", stream}, {"error", error.what()}});
+        }
         // Sleep in short steps so a drain is not held up.
         for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -335,20 +343,38 @@ void Events::on(std::string type, Handler handler) {
 }
 
 Events::Verdict Events::handle(std::string_view payload, int delivery,
-                               const std::string& fallback_id, std::string* error_out) {
+                               const std::string& fallback_id, std::string* error_out,
+                               std::string_view delivered_subject) {
   auto& impl = *impl_;
-  Event e;
-  try {
-    e = Event::parse(payload);
-  } catch (const std::exception& error) {
-    // Not an event at all: it can never be handled; keep it for an admin.
+  // Kept for an admin when it can never be handled: under its own id when it is an envelope.
+  const auto refuse = [&](const Event* e, const std::string& why) {
     try {
-      impl.record_dead_letter(nullptr, payload, fallback_id, error.what(), delivery);
+      impl.record_dead_letter(e, payload, e != nullptr ? e->id : fallback_id, why, delivery);
       return Verdict::Ack;
     } catch (const std::exception& again) {
       if (error_out) *error_out = again.what();
       return Verdict::Retry;
     }
+  };
+  Event e;
+  try {
+    e = Event::parse(payload);
+  } catch (const std::exception& error) {
+    return refuse(nullptr, error.what());
+  }
+  // An envelope must say what its subject says (a `payment.succeeded` published on another
+  // aggregate's subject, where its publisher may have rights, is not one), and come from the
+  // aggregate's one producer, named after it (payment.* from payment-service).
+  const std::string producer = std::string(split_type(e.type).first) + "-service";
+  if (e.subject != subject_of(e.type)) {
+    return refuse(&e, "event subject " + e.subject + " does not match its type " + e.type);
+  }
+  if (e.source != producer) {
+    return refuse(&e, "event " + e.type + " from " + e.source + ", not " + producer);
+  }
+  if (!delivered_subject.empty() && delivered_subject != e.subject) {
+    return refuse(
+        &e, "event of subject " + e.subject + " delivered on " + std::string(delivered_subject));
   }
   const auto handler = impl.handlers.find(e.type);
   if (handler == impl.handlers.end()) return Verdict::Ack;  // another consumer's event
@@ -360,6 +386,11 @@ Events::Verdict Events::handle(std::string_view payload, int delivery,
   } catch (const Poison& error) {
     failure = error.what();
     poison = true;
+  } catch (const db::Unavailable& error) {
+    // Our database, not the event: never a reason for a dead letter, however long it lasts.
+    if (error_out) *error_out = error.what();
+    impl.count(kRedeliveredTotal, "Events handed back for a later delivery", e.type);
+    return Verdict::Retry;
   } catch (const std::exception& error) {
     failure = error.what();
   }
@@ -534,10 +565,12 @@ void Events::attach(App& app) {
 
   queue::WorkerOptions options;
   options.threads = 1;
-  options.batch = 32;
+  options.batch = 16;
   options.poll_interval_ms = impl.config.relay_poll_ms;
+  // Longer than a batch whose every publish times out; the claims of a relay that died come back
+  // after it.
   options.lease_ms =
-      std::max<std::int64_t>(30'000, 2LL * options.batch * impl.config.publish_timeout_ms);
+      std::max<std::int64_t>(20'000, options.batch * impl.config.publish_timeout_ms + 5'000);
   options.backoff = {250, 10'000};
   options.keep_done_ms = 3600LL * 1000;
   impl.relay = std::make_unique<queue::Worker>(
@@ -557,10 +590,18 @@ void Events::attach(App& app) {
   }
   // Processed-event ids outlive any redelivery by far after a month.
   app.every("events-processed-purge", 3600 * 1000, [&impl] {
-    impl.app.db().transact(db::TxKind::Write, [&](db::Tx& tx) {
-      tx.exec("DELETE FROM emporium_processed_events WHERE processed_at_ms < $1",
-              {now_ms() - 30LL * 24 * 3600 * 1000});
-    });
+    // In batches, so that a large backlog never holds the write lock for long.
+    const std::int64_t before = now_ms() - 30LL * 24 * 3600 * 1000;
+    for (int round = 0; round < 100; ++round) {
+      const auto deleted = impl.app.db().with_tx(db::TxKind::Write, [&](db::Tx& tx) {
+        return tx.exec(
+            "DELETE FROM emporium_processed_events WHERE (consumer, event_id) IN (SELECT "
+            "consumer, event_id FROM emporium_processed_events WHERE processed_at_ms < $1 "
+            "LIMIT 1000)",
+            {before});
+      });
+      if (deleted < 1000) break;
+    }
   });
 }
 

@@ -1,5 +1,7 @@
 #include "domain/notification.hpp"
 
+#include <algorithm>
+
 namespace emporium::notification::domain {
 
 std::string_view channel_name(Channel channel) {
@@ -28,8 +30,11 @@ std::optional<Status> parse_status(std::string_view text) {
   return std::nullopt;
 }
 
-bool has_line_break(std::string_view text) {
-  return text.find('\r') != std::string_view::npos || text.find('\n') != std::string_view::npos;
+bool has_control_char(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7F;
+  });
 }
 
 }  // namespace emporium::notification::domain

@@ -42,7 +42,8 @@ struct Notification {
   std::optional<std::int64_t> sent_at_ms;
 };
 
-// A subject or recipient may not carry CR or LF (header injection); text may.
-bool has_line_break(std::string_view text);
+// A subject may not carry CR, LF, NUL or another control character but tab (header injection, a
+// header the MIME builder refuses); text may.
+bool has_control_char(std::string_view text);
 
 }  // namespace emporium::notification::domain

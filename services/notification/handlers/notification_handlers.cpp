@@ -46,8 +46,8 @@ Response post_email(Notifications& notifications, Request& request) {
     }
   }
   if (auto subject = required_text(body, "subject", domain::kMaxSubjectBytes, errors)) {
-    if (domain::has_line_break(*subject)) {
-      errors.add("subject", "subject must be one line (no CR or LF)");
+    if (domain::has_control_char(*subject)) {
+      errors.add("subject", "subject must be one line without control characters");
     } else {
       input.subject = *subject;
     }

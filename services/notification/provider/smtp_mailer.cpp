@@ -138,8 +138,8 @@ SmtpConfig SmtpConfig::from_env(const Env& env) {
       return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7F;
     });
     if (rest.empty() || rest.front() == '/' || rest.front() == ':' || bad_chars) {
-      throw ConfigError("SMTP_URL: must be smtp://host[:port] or smtps://host[:port], got '" +
-                        c.url + "'");
+      // Not the value itself: it may carry a user and password.
+      throw ConfigError("SMTP_URL: must be smtp://host[:port] or smtps://host[:port]");
     }
   }
   c.user = env.string("NODEMAILER_EMAIL", "");
@@ -154,7 +154,8 @@ SmtpConfig SmtpConfig::from_env(const Env& env) {
   }
   c.from_name = env.string("STORE_NAME", "Emporium");
   if (has_line_break(c.from_name)) throw ConfigError("STORE_NAME: must be one line");
-  c.require_tls = env.boolean("SMTP_REQUIRE_TLS", false);
+  c.require_tls = env.boolean("SMTP_REQUIRE_TLS", false) ||
+                  (!c.password.empty() && !env.boolean("SMTP_ALLOW_PLAIN_AUTH", false));
   c.ca_file = env.string("SMTP_CA_FILE", "");
   if (!c.ca_file.empty() && !std::ifstream(c.ca_file).good()) {
     throw ConfigError("SMTP_CA_FILE: cannot read '" + c.ca_file + "'");

@@ -35,15 +35,18 @@
 namespace emporium::notification::provider {
 
 struct SmtpConfig {
-  std::string url;           // SMTP_URL smtp://host:port or smtps://host:port; empty: unconfigured
-  std::string user;          // NODEMAILER_EMAIL (AUTH user; empty: no AUTH)
-  std::string password;      // NODEMAILER_PASSWORD
-  std::string from;          // SMTP_FROM, else NODEMAILER_EMAIL when it is an address, else
-                             // "no-reply@localhost"
-  std::string from_name;     // STORE_NAME, default "Emporium"
-  bool require_tls = false;  // SMTP_REQUIRE_TLS
-  std::string ca_file;       // SMTP_CA_FILE: an extra CA bundle (tests, private relays)
-  int timeout_ms = 30000;    // SMTP_TIMEOUT_MS, 100..600000
+  std::string url;        // SMTP_URL smtp://host:port or smtps://host:port; empty: unconfigured
+  std::string user;       // NODEMAILER_EMAIL (AUTH user; empty: no AUTH)
+  std::string password;   // NODEMAILER_PASSWORD
+  std::string from;       // SMTP_FROM, else NODEMAILER_EMAIL when it is an address, else
+                          // "no-reply@localhost"
+  std::string from_name;  // STORE_NAME, default "Emporium"
+  // SMTP_REQUIRE_TLS; also true when a password is set (NODEMAILER_PASSWORD) unless
+  // SMTP_ALLOW_PLAIN_AUTH=true: a password never crosses a connection an attacker stripped of
+  // STARTTLS.
+  bool require_tls = false;
+  std::string ca_file;     // SMTP_CA_FILE: an extra CA bundle (tests, private relays)
+  int timeout_ms = 30000;  // SMTP_TIMEOUT_MS, 100..600000
 
   // Throws ConfigError naming the variable: SMTP_URL not smtp[s]://host[:port][/ehlo-name],
   // SMTP_FROM not an address, STORE_NAME with a line break, SMTP_CA_FILE unreadable, a malformed

@@ -391,6 +391,23 @@ TEST(SmtpConfigTest, ReadsTheSeedsVariables) {
   const auto e = SmtpConfig::from_env(
       Env::from_map({{"NODEMAILER_EMAIL", "a@b.example"}, {"SMTP_FROM", "shop@b.example"}}));
   EXPECT_EQ(e.from, "shop@b.example");
+  // A password never goes over plain SMTP unless the operator says so.
+  EXPECT_TRUE(SmtpConfig::from_env(Env::from_map({{"NODEMAILER_EMAIL", "a@b.example"},
+                                                  {"NODEMAILER_PASSWORD", "secret"}}))
+                  .require_tls);
+  EXPECT_FALSE(SmtpConfig::from_env(Env::from_map({{"NODEMAILER_EMAIL", "a@b.example"},
+                                                   {"NODEMAILER_PASSWORD", "secret"},
+                                                   {"SMTP_ALLOW_PLAIN_AUTH", "true"}}))
+                   .require_tls);
+}
+
+TEST(SmtpConfigTest, ErrorsDoNotRepeatTheUrlWhichMayHoldCredentials) {
+  try {
+    SmtpConfig::from_env(Env::from_map({{"SMTP_URL", "smtp://user:hunter2@ mail.example.com"}}));
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SmtpConfigTest, MalformedValuesNameTheVariable) {

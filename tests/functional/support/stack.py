@@ -301,8 +301,8 @@ class Stack:
             env["PAYMENT_WORKER_POLL_MS"] = "200"
         if service == "notification":
             env.update({"NOTIFICATION_WORKER_POLL_MS": "100", "NOTIFICATION_RETRY_BASE_MS": "300",
-                        "NOTIFICATION_RETRY_MAX_MS": "1500", "NOTIFICATION_LEASE_MS": "5000",
-                        "SMTP_TIMEOUT_MS": "4000", "TWILIO_TIMEOUT_MS": "4000"})
+                        "NOTIFICATION_RETRY_MAX_MS": "1500", "NOTIFICATION_LEASE_MS": "6000",
+                        "SMTP_TIMEOUT_MS": "4000", "TWILIO_TIMEOUT_MS": "2000"})
         env.update(self.service_env.get(service, {}))
         return env
 

@@ -167,8 +167,13 @@ class Events {
   // Handles one delivered envelope as the consumer does (processed-id check, handler, dead
   // letter); returns what to tell the broker. For the consumer loop and tests.
   enum class Verdict { Ack, Retry };
+  // An envelope is refused (dead letter) unless its subject follows its type, its source is the
+  // aggregate's producer (`payment.*` from payment-service) and, with `delivered_subject`, it
+  // came on the subject it names.
+  // db::Unavailable from the handler is always a Retry (an outage of our own database never
+  // dead-letters events).
   Verdict handle(std::string_view payload, int delivery, const std::string& fallback_id,
-                 std::string* error = nullptr);
+                 std::string* error = nullptr, std::string_view delivered_subject = {});
 
  private:
   struct Impl;
