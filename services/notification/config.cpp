@@ -35,6 +35,7 @@ NotificationConfig NotificationConfig::from_env(const Env& env) {
                       std::to_string(longest_send) +
                       " ms from SMTP_TIMEOUT_MS and TWILIO_TIMEOUT_MS)");
   }
+  config.retention_ms = env.integer("NOTIFICATION_RETENTION_DAYS", 90, 1, 3650) * 24 * 3600 * 1000;
   config.worker_threads = static_cast<int>(env.integer("NOTIFICATION_WORKER_THREADS", 2, 1, 32));
   config.worker_poll_ms =
       static_cast<int>(env.integer("NOTIFICATION_WORKER_POLL_MS", 500, 10, 60'000));

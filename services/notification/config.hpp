@@ -33,6 +33,9 @@ struct NotificationConfig {
   // NOTIFICATION_LEASE_MS (60000): how long an instance holds a message it is sending before
   // another may take it over; must exceed SMTP_TIMEOUT_MS and TWILIO_TIMEOUT_MS.
   std::int64_t lease_ms = 60'000;
+  // NOTIFICATION_RETENTION_DAYS (90): sent and failed messages (bodies, addresses) are deleted
+  // this long after they ended.
+  std::int64_t retention_ms = 90LL * 24 * 3600 * 1000;
   int worker_threads = 2;    // NOTIFICATION_WORKER_THREADS: messages sent at once per instance
   int worker_poll_ms = 500;  // NOTIFICATION_WORKER_POLL_MS: idle poll for due messages
 

@@ -43,6 +43,7 @@ Notifications::Notifications(db::Database& db, std::shared_ptr<provider::Mailer>
       sms_(std::move(sms)),
       templates_{config.store_name, config.currency},
       max_attempts_(config.max_attempts),
+      retention_ms_(config.retention_ms),
       log_(log),
       metrics_(metrics),
       queue_(kDeliveryQueue, db.backend()) {
@@ -198,6 +199,15 @@ void Notifications::attach(App& app) {
     store::record(tx, item.payload, progress);
   });
   worker_->attach(app);
+  // Personal data does not stay forever: ended messages go after the retention, in batches.
+  app.every("notifications-retention", 3600 * 1000, [this] {
+    const std::int64_t before = now_ms() - retention_ms_;
+    for (int round = 0; round < 100; ++round) {
+      const auto deleted =
+          db_.with_tx(TxKind::Write, [&](Tx& tx) { return store::purge_final(tx, before, 1000); });
+      if (deleted < 1000) break;
+    }
+  });
 }
 
 }  // namespace emporium::notification

@@ -76,6 +76,7 @@ class Notifications {
   std::shared_ptr<provider::SmsSender> sms_;
   domain::TemplateContext templates_;
   int max_attempts_;
+  std::int64_t retention_ms_;
   queue::WorkerOptions worker_options_;
   obs::Logger* log_;
   obs::Metrics* metrics_;

@@ -602,6 +602,11 @@ void Events::attach(App& app) {
       });
       if (deleted < 1000) break;
     }
+    // Replayed dead letters are history after the same month.
+    impl.app.db().transact(db::TxKind::Write, [&](db::Tx& tx) {
+      tx.exec("DELETE FROM emporium_dead_letters WHERE consumer = $1 AND replayed_at_ms < $2",
+              {impl.consumer, before});
+    });
   });
 }
 

@@ -85,6 +85,13 @@ Page list(Tx& tx, std::optional<domain::Status> status, std::int64_t offset, std
   return page;
 }
 
+std::int64_t purge_final(Tx& tx, std::int64_t before_ms, int batch) {
+  return tx.exec(
+      "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE status IN "
+      "('sent', 'failed') AND updated_at < $1 LIMIT $2)",
+      {before_ms, static_cast<std::int64_t>(batch)});
+}
+
 void record(Tx& tx, std::string_view id, const Progress& p) {
   const bool sent = p.status == domain::Status::Sent;
   tx.exec(

@@ -33,6 +33,10 @@ struct Progress {
   std::optional<std::string> provider_id;
   std::int64_t at_ms = 0;
 };
+// Deletes up to `batch` sent or failed notifications last changed before `before_ms`; returns how
+// many (retention: NOTIFICATION_RETENTION_DAYS).
+std::int64_t purge_final(db::Tx& tx, std::int64_t before_ms, int batch);
+
 // Only a queued row changes: a final status is never overwritten.
 void record(db::Tx& tx, std::string_view id, const Progress& progress);
 

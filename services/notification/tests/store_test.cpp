@@ -88,6 +88,21 @@ TEST_P(NotificationStoreTest, ProgressNeverOverwritesAFinalStatus) {
   EXPECT_EQ(sent_only.total, 1);
 }
 
+TEST_P(NotificationStoreTest, RetentionDeletesOnlyEndedMessages) {
+  const auto queued = email(1000);
+  const auto sent = email(1000);
+  const auto recent = email(1000);
+  for (const auto& n : {queued, sent, recent}) ASSERT_TRUE(insert(n));
+  record(sent.id, {Status::Sent, 1, std::nullopt, "250 ok", 2000});
+  record(recent.id, {Status::Failed, 5, "550 no", std::nullopt, 9000});
+  const auto purged =
+      db().with_tx(db::TxKind::Write, [&](db::Tx& tx) { return store::purge_final(tx, 5000, 10); });
+  EXPECT_EQ(purged, 1);
+  const auto left = db().with_tx(db::TxKind::Snapshot,
+                                 [&](db::Tx& tx) { return store::list(tx, std::nullopt, 0, 10); });
+  EXPECT_EQ(left.total, 2);  // the queued one (however old) and the recent failure
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, NotificationStoreTest,
                          ::testing::Values(Backend::Sqlite, Backend::Postgres),
                          testing::backend_name);
