@@ -213,6 +213,13 @@ Payment Payments::charge(Payment payment, const upstream::CallContext& context,
     // The order must not expire while the provider works: payment-service's lease.
     if (const auto refusal =
             orders_->take_lease(payment.order_id, payment.id, lease_ttl_s_, context)) {
+      if (fresh) {
+        // This request's own attempt, refused before any charge (another payment holds the
+        // order, or it was paid, expired or cancelled meanwhile): it never happened. Left
+        // `processing`, it would stay open for good and block the order's next attempt.
+        db_.transact(TxKind::Write, [&](Tx& tx) { store::delete_unattempted(tx, payment.id); });
+        throw refused_by_order(*refusal);
+      }
       if (refusal->code == "payment_in_flight") throw refused_by_order(*refusal);
       // No payment.failed: the card was never tried, and the customer reads the order's refusal
       // (already paid, expired, cancelled) in the answer.

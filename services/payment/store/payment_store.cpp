@@ -67,6 +67,13 @@ void insert_payment(Tx& tx, const Payment& p) {
        db::nullable(p.order_snapshot)});
 }
 
+bool delete_unattempted(Tx& tx, std::string_view payment_id) {
+  return tx.exec(
+             "DELETE FROM payments WHERE id = $1 AND status = 'processing' AND "
+             "provider_payment_id IS NULL",
+             {std::string(payment_id)}) == 1;
+}
+
 std::optional<Payment> find(Tx& tx, std::string_view payment_id) {
   return one(tx, "id = $1", payment_id);
 }

@@ -28,6 +28,10 @@ std::vector<domain::Payment> list_for_order(db::Tx& tx, std::string_view order_i
 // Write transactions the use cases use, which read the row first).
 bool update(db::Tx& tx, domain::Payment& payment, std::int64_t now_ms);
 
+// Deletes a payment no provider call was made for (still `processing`, no provider id): an
+// attempt the order refused before it started. False when it was attempted after all.
+bool delete_unattempted(db::Tx& tx, std::string_view payment_id);
+
 void insert_refund(db::Tx& tx, const domain::Refund& refund);
 std::optional<domain::Refund> find_refund(db::Tx& tx, std::string_view refund_id);
 void update_refund(db::Tx& tx, const domain::Refund& refund, std::int64_t now_ms);
