@@ -75,10 +75,7 @@ Notification Notifications::queue_email(const EmailInput& input) {
   n.subject = input.subject;
   n.text = input.text;
   n.html = input.html;
-  n.created_at_ms = n.updated_at_ms = now_ms();
-  db_.transact(TxKind::Write, [&](Tx& tx) { insert_and_enqueue(tx, n); });
-  if (worker_) worker_->notify();
-  return n;
+  return queue(std::move(n));
 }
 
 Notification Notifications::queue_sms(const std::string& to, const std::string& message) {
@@ -87,6 +84,10 @@ Notification Notifications::queue_sms(const std::string& to, const std::string& 
   n.channel = Channel::Sms;
   n.recipient = to;
   n.text = message;
+  return queue(std::move(n));
+}
+
+Notification Notifications::queue(Notification n) {
   n.created_at_ms = n.updated_at_ms = now_ms();
   db_.transact(TxKind::Write, [&](Tx& tx) { insert_and_enqueue(tx, n); });
   if (worker_) worker_->notify();

@@ -69,6 +69,8 @@ class Notifications {
 
  private:
   void insert_and_enqueue(db::Tx& tx, const domain::Notification& notification);
+  // A request's message: stamped, stored with its delivery item, the worker woken.
+  domain::Notification queue(domain::Notification notification);
   void count(domain::Channel channel, const char* outcome);
 
   db::Database& db_;

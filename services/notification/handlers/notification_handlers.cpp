@@ -53,16 +53,9 @@ Response post_email(Notifications& notifications, Request& request) {
     }
   }
   if (auto text = required_text(body, "text", domain::kMaxTextBytes, errors)) input.text = *text;
-  const auto html = body.find("html");
-  if (html != body.end() && !html->is_null()) {
-    if (!html->is_string()) {
-      errors.add("html", "html must be a string");
-    } else if (html->get_ref<const std::string&>().size() > domain::kMaxHtmlBytes) {
-      errors.add("html",
-                 "html must be at most " + std::to_string(domain::kMaxHtmlBytes) + " bytes");
-    } else if (!html->get_ref<const std::string&>().empty()) {
-      input.html = html->get<std::string>();
-    }
+  if (auto html = read_string(body, "html", errors, 0, domain::kMaxHtmlBytes);
+      html && !html->empty()) {
+    input.html = std::move(*html);
   }
   errors.throw_if_any();
   return queued(notifications.queue_email(input));

@@ -61,7 +61,8 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .fake_http import FakeHandler, FakeServer
 
 DEFAULT_API_KEY = "sk_test_emporium"
 DEFAULT_WEBHOOK_SECRET = "whsec_emporium_test_secret"
@@ -343,7 +344,7 @@ class FakeStripe:
         self._faults: list[_Rule] = []
         self._delays: list[_Rule] = []
         self._counts = {"payment_intents_created": 0, "charges": 0, "failed_charges": 0, "refunds": 0}
-        self._server: ThreadingHTTPServer | None = None
+        self._server: FakeServer | None = None
         self._thread: threading.Thread | None = None
         self._open: set[socket.socket] = set()
         self._queue: queue.Queue = queue.Queue()
@@ -366,7 +367,7 @@ class FakeStripe:
             pass
 
         Handler.fake = fake
-        self._server = _Server((self._host, self._port), Handler)
+        self._server = FakeServer((self._host, self._port), Handler)
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]  # a restart after stop() keeps the port (and the state)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -1071,48 +1072,10 @@ class FakeStripe:
             self._log.append(entry)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # socketserver's 5 drops SYNs under a burst: a 1 s retransmit per connection
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeStripe
-    protocol_version = "HTTP/1.1"
-    server_version = "nginx"
-    sys_version = ""
-    timeout = 30
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.fake._lock:
-            self.fake._open.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.fake._lock:
-                self.fake._open.discard(self.connection)
-
-    def log_message(self, format, *args) -> None:  # noqa: A002
-        pass
-
-    def version_string(self) -> str:
-        return "nginx"
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._handle("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._handle("DELETE")
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._handle("PUT")
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

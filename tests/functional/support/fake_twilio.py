@@ -28,8 +28,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from .fake_http import FakeHandler, FakeServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts" / "lib"))
 import twilio_wire  # noqa: E402  (scripts/lib: shared with scripts/sms-sink)
@@ -75,7 +76,7 @@ class FakeTwilio:
         self._delay = 0.0
         self._attempts = 0
         self._failed = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server: FakeServer | None = None
         self._thread: threading.Thread | None = None
         self._open: set[socket.socket] = set()
 
@@ -94,7 +95,7 @@ class FakeTwilio:
         class Handler(_Handler):
             fake = self
 
-        self._server = _Server((self._host, self._port), Handler)
+        self._server = FakeServer((self._host, self._port), Handler)
         self._port = self._server.server_address[1]  # a restart after stop() keeps the port and the state
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-twilio", daemon=True)
@@ -228,43 +229,10 @@ class FakeTwilio:
             self._cond.notify_all()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeTwilio
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.fake._lock:
-            self.fake._open.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.fake._lock:
-                self.fake._open.discard(self.connection)
-
-    def log_message(self, format, *args) -> None:  # noqa: A002
-        pass
-
-    def version_string(self) -> str:
-        return "nginx"
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._handle("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._handle("DELETE")
 
     def _handle(self, method: str) -> None:
         fake = self.fake
