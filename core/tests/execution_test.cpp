@@ -12,6 +12,7 @@
 #include <future>
 #include <latch>
 #include <thread>
+#include <vector>
 
 namespace emporium {
 namespace {
@@ -290,6 +291,74 @@ TEST(ExecutionModel, OversizedHeadersAre431WithTheirOwnCode) {
 }
 
 // /readyz is a registry of checks: one failing check makes it 503 with Retry-After and names it.
+// Lane::Memory: the handler runs on the I/O thread once its gate let it (at once, or later from
+// another thread) and answers there even with every worker blocked; a handler that would block
+// leaves the I/O thread and runs again, whole and once counted, on a worker; a closed gate sends
+// the request straight to a worker.
+TEST(ExecutionModel, MemoryLaneAnswersOnTheIoThreadOrMovesToAWorker) {
+  ServiceConfig c;
+  c.worker_threads = 2;
+  Served s(c);
+  std::atomic<int> attempts{0};
+  http::RouteOptions memory{.lane = Lane::Memory};
+  memory.memory_gate = [](Request& r, std::function<void(bool)> ready) {
+    const std::string id(r.param("id"));
+    if (id == "late") {
+      std::thread([ready = std::move(ready)] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ready(true);
+      }).detach();
+    } else {
+      ready(id != "closed");
+    }
+  };
+  s.app().route(
+      Method::Get, "/mem/:id",
+      [&attempts](Request& r) {
+        attempts.fetch_add(1);
+        if (r.param("id") == "miss" && r.io_attempt) r.leave_io_thread();
+        return Response::json(200, Json{{"io", r.io_attempt}});
+      },
+      memory);
+  s.start();
+  wait_listening(s.port());
+  auto io_of = [&](const std::string& id) {
+    const auto res = get(s.port(), "/mem/" + id);
+    EXPECT_NE(res.find("HTTP/1.1 200"), std::string::npos) << id << ": " << res;
+    return res.find(R"({"io":true})") != std::string::npos;
+  };
+  EXPECT_TRUE(io_of("hit"));
+  EXPECT_TRUE(io_of("late"));
+  EXPECT_FALSE(io_of("closed"));
+  attempts = 0;
+  EXPECT_FALSE(io_of("miss"));
+  EXPECT_EQ(attempts.load(), 2) << "tried on the I/O thread, then run again on a worker";
+  const auto metrics = get(s.port(), "/metrics");
+  std::string counted;
+  for (std::size_t at = 0; (at = metrics.find("http_requests_total{", at)) != std::string::npos;) {
+    const auto end = metrics.find('\n', at);
+    const auto line = metrics.substr(at, end - at);
+    if (line.find(R"(route="/mem/:id")") != std::string::npos &&
+        line.find(R"(status="200")") != std::string::npos) {
+      counted = line.substr(line.rfind(' ') + 1);
+    }
+    at = end;
+  }
+  EXPECT_EQ(counted, "4") << "each request counted once\n" << metrics;
+
+  // Every worker blocked: a request memory answers does not wait for them.
+  std::vector<std::future<std::string>> blocked;
+  for (int i = 0; i < 2; ++i) {
+    blocked.push_back(std::async(std::launch::async, [&] { return get(s.port(), "/block"); }));
+  }
+  s.wait_blocked(2);
+  const auto start = Clock::now();
+  EXPECT_TRUE(io_of("hit"));
+  EXPECT_LT(seconds_since(start), 2.0);
+  s.release();
+  for (auto& f : blocked) EXPECT_NE(f.get().find("HTTP/1.1 200"), std::string::npos);
+}
+
 TEST(ExecutionModel, ReadinessFollowsItsChecks) {
   ServiceConfig c;
   c.ready_check_interval_ms = 50;

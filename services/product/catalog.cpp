@@ -9,6 +9,7 @@
 #include <emporium/util/time.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 namespace emporium::product {
 namespace {
@@ -158,9 +159,141 @@ void Catalog::remove(std::string_view id) {
 }
 
 store::ProductPage Catalog::list(const domain::ListQuery& query) {
+  if (cache_ && query.has_ids && query.tokens.empty()) return list_by_ids(query);
   const db::Backend backend = db_.backend();
   return db_.with_tx(TxKind::Read,
                      [&](db::Tx& tx) { return store::list_products(tx, backend, query); });
+}
+
+// ---- product documents
+// ---------------------------------------------------------------------------
+
+void Catalog::attach_cache(std::shared_ptr<store::ProductCache> cache,
+                           std::shared_ptr<db::ChangeFeed> feed, Render render) {
+  cache_ = std::move(cache);
+  feed_ = std::move(feed);
+  render_ = std::move(render);
+}
+
+store::DocumentPtr Catalog::read_document(std::string_view id, bool synced) {
+  // The ticket before the read: an invalidation of `id` from here on drops this fill.
+  const auto ticket = synced ? cache_->ticket(id) : 0;
+  auto product = find(id);
+  if (!product) return nullptr;
+  auto document = make_document(std::move(*product));
+  if (synced) cache_->put(document, ticket);
+  return document;
+}
+
+store::DocumentPtr Catalog::make_document(Product product) const {
+  auto document = std::make_shared<store::ProductDocument>();
+  if (render_) document->json = render_(product);
+  document->etag = http::etag(product.id, product.version);
+  document->product = std::move(product);
+  return document;
+}
+
+store::DocumentPtr Catalog::document(std::string_view id) {
+  if (!cache_) {
+    auto product = find(id);
+    return product ? make_document(std::move(*product)) : nullptr;
+  }
+  const bool synced = feed_->sync();
+  if (synced) {
+    if (auto hit = cache_->find(id)) return hit;
+  }
+  return read_document(id, synced);
+}
+
+void Catalog::sync_async(std::function<void(bool)> done) {
+  if (!cache_) {
+    done(false);
+    return;
+  }
+  feed_->sync_async(std::move(done));
+}
+
+store::DocumentPtr Catalog::cached_document(std::string_view id) {
+  return cache_ ? cache_->find(id) : nullptr;
+}
+
+namespace {
+
+// The listing's filters and order (store/sql.hpp kListWhere*, kListOrder*), in memory.
+bool matches(const domain::ListQuery& query, const Product& p) {
+  if (query.category && p.category != *query.category) return false;
+  if (query.min_price_minor && p.price_minor < *query.min_price_minor) return false;
+  if (query.max_price_minor && p.price_minor > *query.max_price_minor) return false;
+  if (query.in_stock && (p.stock() > 0) != *query.in_stock) return false;
+  return true;
+}
+
+bool before(domain::Sort sort, const Product& a, const Product& b) {
+  switch (sort) {
+    case domain::Sort::CreatedAsc:
+      return std::tie(a.created_at_ms, a.id) < std::tie(b.created_at_ms, b.id);
+    case domain::Sort::CreatedDesc:
+      return std::tie(a.created_at_ms, a.id) > std::tie(b.created_at_ms, b.id);
+    case domain::Sort::PriceAsc:
+      return std::tie(a.price_minor, a.id) < std::tie(b.price_minor, b.id);
+    case domain::Sort::PriceDesc:
+      return std::tie(a.price_minor, a.id) > std::tie(b.price_minor, b.id);
+    case domain::Sort::NameAsc: return std::tie(a.name, a.id) < std::tie(b.name, b.id);
+  }
+  return false;
+}
+
+}  // namespace
+
+store::ProductPage Catalog::list_by_ids(const domain::ListQuery& query) {
+  store::ProductPage page;
+  if (query.ids.empty()) return page;
+  const bool synced = feed_->sync();
+  std::vector<store::DocumentPtr> found;
+  found.reserve(query.ids.size());
+  std::vector<std::string> missing;
+  for (const auto& id : query.ids) {
+    auto hit = synced ? cache_->find(id) : nullptr;
+    if (hit) {
+      found.push_back(std::move(hit));
+    } else {
+      missing.push_back(id);
+    }
+  }
+  if (!missing.empty()) {
+    // One read for every miss, each with its ticket taken before it.
+    std::vector<store::ProductCache::Ticket> tickets;
+    tickets.reserve(missing.size());
+    for (const auto& id : missing) tickets.push_back(synced ? cache_->ticket(id) : 0);
+    domain::ListQuery read;
+    read.has_ids = true;
+    read.ids = missing;
+    read.limit = static_cast<std::int64_t>(missing.size());
+    const db::Backend backend = db_.backend();
+    auto rows = db_.with_tx(TxKind::Read,
+                            [&](db::Tx& tx) { return store::list_products(tx, backend, read); });
+    for (auto& product : rows.products) {
+      auto document = make_document(std::move(product));
+      if (synced) {
+        const auto at = std::find(missing.begin(), missing.end(), document->product.id);
+        cache_->put(document, tickets[static_cast<std::size_t>(at - missing.begin())]);
+      }
+      found.push_back(std::move(document));
+    }
+  }
+  std::vector<const Product*> selected;
+  for (const auto& document : found) {
+    if (matches(query, document->product)) selected.push_back(&document->product);
+  }
+  const auto sort = query.effective_sort();
+  std::sort(selected.begin(), selected.end(),
+            [sort](const Product* a, const Product* b) { return before(sort, *a, *b); });
+  page.total = static_cast<std::int64_t>(selected.size());
+  const auto first = std::min<std::int64_t>(query.offset(), page.total);
+  const auto last = std::min<std::int64_t>(first + query.limit, page.total);
+  for (auto i = first; i < last; ++i)
+    page.products.push_back(*selected[static_cast<std::size_t>(i)]);
+  return page;
 }
 
 std::vector<domain::CategoryCount> Catalog::categories() {

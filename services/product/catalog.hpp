@@ -8,13 +8,16 @@
 #include "domain/list_query.hpp"
 #include "domain/product.hpp"
 #include "domain/stock.hpp"
+#include "store/product_cache.hpp"
 #include "store/product_store.hpp"
 
+#include <emporium/db/change_feed.hpp>
 #include <emporium/db/database.hpp>
 #include <emporium/money/currency.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,7 +60,24 @@ class Catalog {
   domain::Product adjust_stock(std::string_view id, std::int64_t delta);
   // 404 unknown. Soft delete: reservations naming the product still settle.
   void remove(std::string_view id);
+  // A listing by `ids` alone (with sort, paging, category, price and stock filters but no text
+  // search) is served from the product documents below; any other goes to the database.
   store::ProductPage list(const domain::ListQuery& query);
+
+  // ---- product documents (GET /:id), from memory while a change feed keeps them coherent
+  using Render = std::function<std::string(const domain::Product&)>;
+  // Serves documents from `cache`, kept coherent by `feed` (started, its handlers emptying
+  // `cache`); `render` makes a document's JSON.
+  void attach_cache(std::shared_ptr<store::ProductCache> cache,
+                    std::shared_ptr<db::ChangeFeed> feed, Render render);
+  // Syncs the feed, then answers from the cache or reads (and caches) the product. Null when
+  // unknown or deleted. Blocking: worker lane.
+  store::DocumentPtr document(std::string_view id);
+  // Does not block: `done(true)` once every change committed before this call is out of the
+  // cache (then cached_document() may answer), `done(false)` when the cache cannot be trusted now.
+  void sync_async(std::function<void(bool)> done);
+  // After sync_async answered true for this request: the cached document, or null.
+  store::DocumentPtr cached_document(std::string_view id);
   std::vector<domain::CategoryCount> categories();
 
   // ---- reservations
@@ -96,8 +116,16 @@ class Catalog {
   auto stock_tx(F&& fn);
   bool release_with_reason(std::string_view reservation_id, std::string_view reason);
 
+  // Reads `id` and, when `synced`, caches it unless it changed meanwhile.
+  store::DocumentPtr read_document(std::string_view id, bool synced);
+  store::DocumentPtr make_document(domain::Product product) const;
+  store::ProductPage list_by_ids(const domain::ListQuery& query);
+
   db::Database& db_;
   CatalogOptions options_;
+  std::shared_ptr<store::ProductCache> cache_;
+  std::shared_ptr<db::ChangeFeed> feed_;
+  Render render_;
   Clock clock_;
   IdGenerator ids_;
 };

@@ -15,6 +15,9 @@ ProductConfig ProductConfig::from_env(const Env& env) {
   config.reservation_ttl_s = env.integer("RESERVATION_TTL", 2700, 1, 30LL * 24 * 3600);
   config.reservation_sweep_ms =
       static_cast<int>(env.integer("RESERVATION_SWEEP_MS", 5000, 10, 3'600'000));
+  config.cache_mb = env.integer("PRODUCT_CACHE_MB", 64, 0, 64 * 1024);
+  config.cache_sync_timeout_ms =
+      static_cast<int>(env.integer("PRODUCT_CACHE_SYNC_TIMEOUT_MS", 2000, 10, 60'000));
   return config;
 }
 

@@ -21,10 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,8 +31,9 @@ import requests
 
 from support.api import register, unique_email
 from support.client import Client, assert_problem
+from support.pg_cluster import temporary_cluster
 from support.procs import wait_until
-from support.stack import ROOT, Stack, service_binary
+from support.stack import Stack, service_binary
 
 DB_ENV = {
     "DB_STATEMENT_TIMEOUT_MS": "1000",
@@ -99,59 +97,12 @@ def wait_recovered(stack: Stack, c: Client, what: str) -> None:
 # ---- PostgreSQL frozen ------------------------------------------------------------------------
 
 
-class Cluster:
-    """A throwaway PostgreSQL cluster of this test (scripts/pg-temp) that can be frozen."""
-
-    def __init__(self, directory: Path, url: str):
-        self.dir = directory
-        self.url = url
-        self.stopped: list[int] = []
-
-    def pids(self) -> list[int]:
-        postmaster = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
-        children = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
-                children.append(int(entry.name))
-        return [postmaster] + children
-
-    def freeze(self) -> None:
-        # The postmaster first, so that it forks no new backend meanwhile.
-        for pid in self.pids():
-            os.kill(pid, signal.SIGSTOP)
-            self.stopped.append(pid)
-
-    def resume(self) -> None:
-        for pid in set(self.stopped):
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        self.stopped.clear()
-
-
 @pytest.fixture
 def own_cluster(db_kind):
     if db_kind != "postgres":
         pytest.skip("PostgreSQL only (EMPORIUM_DB=postgres)")
-    # Short: the socket path must fit in sun_path.
-    directory = Path(tempfile.mkdtemp(prefix="pgf", dir="/tmp"))
-    script = str(ROOT / "scripts" / "pg-temp")
-    started = subprocess.run([script, "start", str(directory)], capture_output=True, text=True, timeout=120)
-    assert started.returncode == 0, started.stderr
-    cluster = Cluster(directory, started.stdout.strip())
-    try:
+    with temporary_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.resume()
-        subprocess.run([script, "stop", str(directory)], capture_output=True, text=True, timeout=120)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_frozen_postgres_answers_503_within_the_deadline_and_recovers(own_cluster, tmp_path_factory):

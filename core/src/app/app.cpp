@@ -562,6 +562,8 @@ void App::finish(Request& request, Response& response, double seconds) {
 }
 
 static void prepare(Request& request, const ServiceConfig& config) {
+  // A Lane::Memory request that left the I/O thread comes through again: it keeps its id.
+  if (!request.request_id.empty()) return;
   auto incoming = request.header("X-Request-ID");
   request.request_id =
       incoming && valid_request_id(*incoming) ? std::string(*incoming) : new_object_id();

@@ -378,7 +378,7 @@ class PgTx final : public Tx {
 class PostgresDatabase final : public Database {
  public:
   PostgresDatabase(const std::string& url, const Options& options)
-      : options_(options), slots_(static_cast<std::size_t>(options.pool_size)) {
+      : url_(url), options_(options), slots_(static_cast<std::size_t>(options.pool_size)) {
     connections_.reserve(static_cast<std::size_t>(options.pool_size));
     for (int i = 0; i < options.pool_size; ++i) {
       connections_.push_back(std::make_unique<Connection>(url, options));
@@ -386,6 +386,10 @@ class PostgresDatabase final : public Database {
   }
 
   Backend backend() const override { return Backend::Postgres; }
+
+  std::unique_ptr<ChangeFeed> change_feed(const ChangeFeedSpec& spec) override {
+    return open_postgres_change_feed(url_, options_, spec);
+  }
 
   void transact(TxKind kind, const std::function<void(Tx&)>& fn) override {
     if (kind == TxKind::Read) {
@@ -570,6 +574,7 @@ class PostgresDatabase final : public Database {
     }
   }
 
+  std::string url_;
   Options options_;
   std::vector<std::unique_ptr<Connection>> connections_;
   ConnectionSlots slots_;

@@ -13,4 +13,9 @@ namespace emporium::db {
 // Throws std::invalid_argument when libpq cannot parse the URL.
 std::unique_ptr<Database> open_postgres(const std::string& url, const Options& options);
 
+// The change feed of a table of the database at `url` (change_feed_postgres.cpp).
+std::unique_ptr<ChangeFeed> open_postgres_change_feed(const std::string& url,
+                                                      const Options& options,
+                                                      const ChangeFeedSpec& spec);
+
 }  // namespace emporium::db

@@ -334,7 +334,7 @@ class SqliteTx final : public Tx {
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(const std::string& path, const Options& options)
-      : options_(options), slots_(static_cast<std::size_t>(options.pool_size)) {
+      : path_(path), options_(options), slots_(static_cast<std::size_t>(options.pool_size)) {
     connections_.reserve(static_cast<std::size_t>(options.pool_size));
     for (int i = 0; i < options.pool_size; ++i) {
       connections_.push_back(std::make_unique<Connection>(path, options));
@@ -342,6 +342,10 @@ class SqliteDatabase final : public Database {
   }
 
   Backend backend() const override { return Backend::Sqlite; }
+
+  std::unique_ptr<ChangeFeed> change_feed(const ChangeFeedSpec& spec) override {
+    return open_sqlite_change_feed(path_, options_, spec);
+  }
 
   void transact(TxKind kind, const std::function<void(Tx&)>& fn) override {
     const bool write = kind == TxKind::Write || kind == TxKind::WriteCommitted;
@@ -461,6 +465,7 @@ class SqliteDatabase final : public Database {
     }
   }
 
+  std::string path_;
   Options options_;
   std::vector<std::unique_ptr<Connection>> connections_;
   ConnectionSlots slots_;

@@ -13,6 +13,10 @@ namespace emporium::db {
 // foreign_keys=ON, busy_timeout). Throws DbError when the file cannot be opened.
 std::unique_ptr<Database> open_sqlite(const std::string& path, const Options& options);
 
+// The change feed of a table of the file at `path` (change_feed_sqlite.cpp).
+std::unique_ptr<ChangeFeed> open_sqlite_change_feed(const std::string& path, const Options& options,
+                                                    const ChangeFeedSpec& spec);
+
 // Rewrites `$N` to `?N` outside string literals, quoted identifiers and comments: SQLite numbers
 // `$N` by order of first appearance, so `$2 … $1` would otherwise bind the wrong values.
 std::string rewrite_placeholders(std::string_view sql);

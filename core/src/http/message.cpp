@@ -72,6 +72,10 @@ const Principal& Request::user() const {
   return *principal;
 }
 
+void Request::leave_io_thread() const {
+  throw LeaveIoThread{};
+}
+
 Response Response::json(int status, const Json& value) {
   Response res;
   res.status = status;

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <csignal>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <tuple>
@@ -153,8 +154,46 @@ struct Server::Impl {
     return req;
   }
 
+  // Waits, holding no thread, for the route's memory gate; true when memory may answer. The
+  // gate's answer (from any thread) is posted to the session's strand and wakes the wait.
+  asio::awaitable<bool> pass_memory_gate(Request& req) {
+    if (req.matched == nullptr || !req.matched->options.memory_gate) co_return true;
+    auto executor = co_await asio::this_coro::executor;
+    struct Wait {
+      asio::steady_timer timer;
+      std::optional<bool> ready;
+    };
+    auto wait = std::make_shared<Wait>(
+        Wait{asio::steady_timer(executor, asio::steady_timer::time_point::max()), std::nullopt});
+    req.matched->options.memory_gate(req, [wait, executor](bool ready) {
+      asio::post(executor, [wait, ready] {
+        wait->ready = ready;
+        wait->timer.cancel();
+      });
+    });
+    while (!wait->ready) co_await wait->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return *wait->ready;
+  }
+
   asio::awaitable<Response> run_handler(Request& req, Lane lane) {
-    if (lane == Lane::Inline || options.worker_threads == 0) {
+    if (lane == Lane::Memory && options.worker_threads > 0) {
+      if (co_await pass_memory_gate(req)) {
+        req.io_attempt = true;
+        try {
+          Response res = handler(req);
+          req.io_attempt = false;
+          co_return res;
+        } catch (const LeaveIoThread&) {
+          // The handler would block: run it again, whole, on the worker lane.
+        } catch (...) {
+          req.io_attempt = false;
+          co_return on_error(req, 500, "Internal error");
+        }
+        req.io_attempt = false;
+      }
+      lane = Lane::Worker;
+    }
+    if (lane == Lane::Inline || lane == Lane::Memory || options.worker_threads == 0) {
       try {
         co_return handler(req);
       } catch (...) {

@@ -85,20 +85,32 @@ Response list_categories(Catalog& catalog, Request&) {
   return Response::json(200, dto::categories_json(catalog.categories()));
 }
 
+// Lane::Memory: on the I/O thread once the catalog's change feed has synced after the request
+// arrived (the route's memory gate), answered from the cache or, on a miss, again on a worker.
 Response get_product(Catalog& catalog, Request& request) {
   const std::string id = product_id(request);
-  const auto product = catalog.find(id);
-  if (!product) throw not_found(kProductNotFound);
-  const std::string tag = http::etag(product->id, product->version);
+  store::DocumentPtr document;
+  if (request.io_attempt) {
+    document = catalog.cached_document(id);
+    if (!document) request.leave_io_thread();
+  } else {
+    document = catalog.document(id);
+  }
+  if (!document) throw not_found(kProductNotFound);
   if (auto header = request.header("If-None-Match");
-      header && http::if_none_match_hits(*header, tag)) {
+      header && http::if_none_match_hits(*header, document->etag)) {
     Response response;
     response.status = 304;
     response.content_type.clear();
-    response.set_header("ETag", tag);
+    response.set_header("ETag", document->etag);
     return response;
   }
-  return dto::product_response(200, *product, catalog.currency());
+  if (document->json.empty())
+    return dto::product_response(200, document->product, catalog.currency());
+  Response response;
+  response.body = document->json;
+  response.set_header("ETag", document->etag);
+  return response;
 }
 
 Response update_product(Catalog& catalog, Request& request) {
@@ -149,7 +161,11 @@ void register_product_handlers(App& app, const std::shared_ptr<Catalog>& catalog
   app.route(Method::Get, "/api/products", bind(list_products), {Access::Public, false});
   app.route(Method::Get, "/api/products/categories", bind(list_categories),
             {Access::Public, false});
-  app.route(Method::Get, "/api/products/:id", bind(get_product), {Access::Public, false});
+  http::RouteOptions from_memory{Access::Public, false, http::Lane::Memory};
+  from_memory.memory_gate = [catalog](Request&, std::function<void(bool)> ready) {
+    catalog->sync_async(std::move(ready));
+  };
+  app.route(Method::Get, "/api/products/:id", bind(get_product), from_memory);
   app.route(Method::Put, "/api/products/:id", bind(update_product), admin_json);
   app.route(Method::Post, "/api/products/:id/stock", bind(adjust_stock), admin_json);
   app.route(Method::Delete, "/api/products/:id", bind(delete_product), {Access::Admin, false});

@@ -123,7 +123,7 @@ void register_auth_handlers(App& app, const std::shared_ptr<Accounts>& accounts,
             [jwks](Request&) {
               return Response::json(200, *jwks).set_header("Cache-Control", "public, max-age=300");
             },
-            {http::Access::Public, false});
+            {http::Access::Public, false, http::Lane::Inline});  // from memory: no thread hop
 }
 
 }  // namespace emporium::user

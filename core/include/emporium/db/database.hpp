@@ -15,6 +15,8 @@
 //   of losing an update.
 #pragma once
 
+#include "emporium/db/change_feed.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -189,6 +191,10 @@ class Database {
 
   // True when a trivial query succeeds (used by /readyz); false within the deadlines, never throws.
   virtual bool ping() = 0;
+
+  // A feed of the changes to one table's rows, on a connection of its own (db/change_feed.hpp),
+  // not started yet. Throws DbError when the SQLite file cannot be opened.
+  virtual std::unique_ptr<ChangeFeed> change_feed(const ChangeFeedSpec& spec) = 0;
 
   // True when a tiny real write commits (an upsert into the core-owned table `emporium_health`),
   // within the statement/lock deadlines: catches a full disk, an unwritable or moved SQLite file,

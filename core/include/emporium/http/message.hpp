@@ -42,6 +42,9 @@ class Request {
   const Route* matched = nullptr;
   std::optional<Principal> principal;
   std::int64_t received_ms = 0;
+  // True while a Lane::Memory route's handler runs on the I/O thread (router.hpp): it must
+  // answer from memory or call leave_io_thread().
+  bool io_attempt = false;
 
   // Case-insensitive header lookup.
   std::optional<std::string_view> header(std::string_view name) const;
@@ -61,6 +64,9 @@ class Request {
   void release_body();
   // The authenticated caller; throws unauthorized (401) when there is none.
   const Principal& user() const;
+  // From a handler running on the I/O thread (io_attempt) that finds it would have to block:
+  // throws LeaveIoThread, and the server runs the whole request again on the worker lane.
+  [[noreturn]] void leave_io_thread() const;
 
  private:
   Json json_;
@@ -79,6 +85,9 @@ class Response {
   Response& set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const;
 };
+
+// Not an error: see Request::leave_io_thread(). Passes through the App's error mapping untouched.
+struct LeaveIoThread {};
 
 using Handler = std::function<Response(Request&)>;
 // Middleware wraps the rest of the chain: `return next(request);` or answer itself.

@@ -29,7 +29,17 @@ enum class Lane {
            // change), so a burst of it cannot occupy the workers that serve reads
   Inline,  // on the I/O thread, never queued: only handlers that answer from memory at once
            // (/healthz, /readyz, /metrics)
+  Memory,  // first on the I/O thread, after RouteOptions::memory_gate if set, for handlers that
+           // usually answer from memory (a cache hit); one that would block calls
+           // Request::leave_io_thread() and the request runs again on the worker lane, under its
+           // admission rules
 };
+
+// Lets a Lane::Memory request wait, without holding any thread, until memory may answer it
+// (e.g. a cache's coherence barrier): `ready(true)` runs the handler on the I/O thread,
+// `ready(false)` sends the request to the worker lane. `ready` is called exactly once, from any
+// thread.
+using MemoryGate = std::function<void(Request&, std::function<void(bool ready)> ready)>;
 
 struct RouteOptions {
   Access access = Access::Public;
@@ -39,6 +49,7 @@ struct RouteOptions {
   // …): required for Internal, AdminOrInternal and UserOrInternal routes, empty for the others.
   // Another service's valid token is 403.
   std::vector<std::string> callers = {};
+  MemoryGate memory_gate = {};  // Lane::Memory only
 };
 
 struct Route {
