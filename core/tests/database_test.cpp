@@ -665,6 +665,124 @@ TEST_P(DatabaseTest, BrokenPostgresSessionIsReplaced) {
   EXPECT_TRUE(db->ping());
 }
 
+// ---- prepared statements (issue 12) -------------------------------------------------------------
+
+// How many of the session's prepared statements hold `sql`, asked on the same session.
+std::int64_t prepared_count(Tx& tx, const std::string& sql) {
+  return tx.query("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement = $1", {sql})
+      .one()
+      .integer(0);
+}
+
+// PostgreSQL parses and plans a Tx::query text once per session: run twice, it is one prepared
+// statement, in transactions and reads alike. The names die with the session: after the backend
+// is terminated, the next use (reconnecting as before) prepares the text again.
+TEST_P(DatabaseTest, PostgresPreparesEachStatementOncePerSession) {
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  auto db = open({.pool_size = 1});
+  const std::string sql = "SELECT $1::bigint + 1, pg_backend_pid()";
+  std::int64_t pid = 0;
+  db->transact(TxKind::Write, [&](Tx& tx) {
+    EXPECT_EQ(tx.query(sql, {std::int64_t{1}}).one().integer(0), 2);
+    const Row row = tx.query(sql, {std::int64_t{41}}).one();
+    EXPECT_EQ(row.integer(0), 42);
+    pid = row.integer(1);
+    EXPECT_EQ(prepared_count(tx, sql), 1);
+  });
+  EXPECT_EQ(db->query(sql, {std::int64_t{2}}).one().integer(0), 3);
+  EXPECT_EQ(db->with_tx(TxKind::Read, [&](Tx& tx) { return prepared_count(tx, sql); }), 1);
+
+  for (const TxKind kind : {TxKind::Write, TxKind::Read}) {
+    // The timeout makes pg_terminate_backend wait until the session is really gone.
+    admin_->query("SELECT pg_terminate_backend($1, 5000)", {pid});
+    db->transact(kind, [&](Tx& tx) {
+      const Row row = tx.query(sql, {std::int64_t{6}}).one();
+      EXPECT_EQ(row.integer(0), 7);
+      EXPECT_NE(row.integer(1), pid);
+      pid = row.integer(1);
+      EXPECT_EQ(prepared_count(tx, sql), 1);
+    });
+  }
+}
+
+// A text the server refuses to prepare is reported as it always was (a DbError with the server's
+// reason, again on the next try) and is not taken for prepared; nor is a statement sent in a
+// transaction a failed one aborted. Both sessions' later statements work.
+TEST_P(DatabaseTest, PostgresStatementThatFailsToPrepareIsNotRemembered) {
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  auto db = open({.pool_size = 1});
+  const std::string bad = "SELEKT $1";
+  const std::string good = "SELECT $1::bigint * 2";
+  for (int i = 0; i < 2; ++i) {
+    try {
+      db->query(bad, {std::int64_t{1}});
+      ADD_FAILURE() << "expected a DbError";
+    } catch (const Unavailable& e) {
+      ADD_FAILURE() << "a syntax error is not unavailability: " << e.what();
+    } catch (const DbError& e) {
+      EXPECT_NE(std::string(e.what()).find("syntax error"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    db->transact(TxKind::Write, [&](Tx& tx) {
+      try {
+        tx.query(bad, {std::int64_t{1}});
+      } catch (const DbError&) {
+      }
+      tx.query(good, {std::int64_t{2}});
+    });
+    ADD_FAILURE() << "expected a DbError";
+  } catch (const DbError& e) {
+    EXPECT_NE(std::string(e.what()).find("current transaction is aborted"), std::string::npos)
+        << e.what();
+  }
+  db->transact(TxKind::Write, [&](Tx& tx) {
+    EXPECT_EQ(tx.query(good, {std::int64_t{21}}).one().integer(0), 42);
+    EXPECT_EQ(prepared_count(tx, good), 1);
+    EXPECT_EQ(prepared_count(tx, bad), 0);
+  });
+}
+
+// A migration of another instance changes a column's type: a statement prepared before would
+// fail with "cached plan must not change result type" for the session's whole life; instead
+// it is prepared again and the caller gets the new column, in reads and transactions.
+TEST_P(DatabaseTest, PostgresPreparedStatementFollowsAColumnTypeChange) {
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  auto db = open({.pool_size = 1});
+  create_items(*db);
+  db->transact(TxKind::Write,
+               [](Tx& tx) { tx.exec("INSERT INTO items (id, name, big) VALUES (1, 'a', 5)"); });
+  const std::string sql = "SELECT big FROM items WHERE id = $1";
+  EXPECT_EQ(db->query(sql, {std::int64_t{1}}).one().text(0), "5");
+
+  admin_->query("ALTER TABLE items ALTER COLUMN big TYPE TEXT USING big || ' units'");
+  EXPECT_EQ(db->query(sql, {std::int64_t{1}}).one().text(0), "5 units");
+
+  admin_->query("ALTER TABLE items ALTER COLUMN big TYPE BIGINT USING length(big)");
+  db->transact(TxKind::Write, [&](Tx& tx) {
+    EXPECT_EQ(tx.query(sql, {std::int64_t{1}}).one().integer(0), 7);
+    EXPECT_EQ(prepared_count(tx, sql), 1);  // the old name was deallocated
+  });
+}
+
+// Assembled texts (listing filters, IN lists) could make a session prepare without end: it keeps
+// the 256 most recently used, deallocates the others, and prepares a forgotten text again.
+TEST_P(DatabaseTest, PostgresPreparedStatementsPerSessionAreBounded) {
+  if (GetParam() != Backend::Postgres) GTEST_SKIP() << "PostgreSQL only";
+  auto db = open({.pool_size = 1});
+  auto text = [](int i) { return "SELECT $1::bigint + " + std::to_string(i); };
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(db->query(text(i), {std::int64_t{1}}).one().integer(0), i + 1);
+  }
+  // 256, and the one this count retires by being prepared (deallocated at the next use).
+  const std::int64_t kept =
+      db->query("SELECT COUNT(*) FROM pg_prepared_statements").one().integer(0);
+  EXPECT_LE(kept, 257);
+  EXPECT_GE(kept, 256);
+  EXPECT_EQ(db->query(text(0), {std::int64_t{1}}).one().integer(0), 1);
+  EXPECT_EQ(db->with_tx(TxKind::Read, [&](Tx& tx) { return prepared_count(tx, text(0)); }), 1);
+}
+
 // ---- deadlines and faults (issue 7) -------------------------------------------------------------
 
 // Every worker stuck: the next caller is not queued forever but told 503 after the acquisition

@@ -1,8 +1,11 @@
 // PostgreSQL backend over libpq: a fixed pool of sessions, made on first use and replaced when
-// found broken. Statements go through PQsendQueryParams with text parameters and text results;
-// values stay strings and Row converts them. Write transactions run at REPEATABLE READ, so a
-// read-then-write on a row another transaction changed fails with 40001 and is run again
-// instead of losing an update (DESIGN §4 db).
+// found broken. Statements go through the extended protocol with text parameters and text
+// results; values stay strings and Row converts them. Tx::query's statements are prepared once
+// per session (Connection::run_prepared), so the server parses and plans a text once rather than
+// on every call; everything else (migrations, BEGIN/COMMIT, session settings) is sent as it
+// comes. Write transactions run at REPEATABLE READ, so a read-then-write on a row another
+// transaction changed fails with 40001 and is run again instead of losing an update (DESIGN §4
+// db).
 //
 // Every libpq call is bounded (DESIGN §4): sessions are non-blocking, connects and round trips
 // wait with poll() on the socket until a deadline, and a server that stays silent past it (frozen,
@@ -24,6 +27,7 @@
 #include <charconv>
 #include <chrono>
 #include <set>
+#include <unordered_map>
 
 namespace emporium::db {
 
@@ -48,6 +52,14 @@ constexpr std::int64_t kMigrationLockKey = 0x656d706f7269756d;
 constexpr int kClientGraceMs = 1000;
 // Migrations may run long and wait for another instance's migrations: no client deadline.
 constexpr Deadline kNoDeadline = Deadline::max();
+// Prepared statements one session keeps at most. The services' SQL is named constants, but some
+// texts are assembled (product listings: one text per filter combination and `ids` count; order
+// lines: one per line count), so a client could make many. Past the bound the least recently
+// used statement is forgotten and DEALLOCATEd when the session is next taken from the pool
+// (Connection::release_retired): a hot text that arrives late still gets prepared, which
+// "stop preparing when full" would not give, and the server keeps at most this many (plus the
+// few retired since the last use) per session.
+constexpr std::size_t kMaxPreparedStatements = 256;
 
 // The session is gone (server restart, network, idle timeout). Internal: transact turns it into
 // db::Unavailable, migrate lets it through as the DbError it is.
@@ -70,6 +82,53 @@ std::string trimmed(const char* message) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
+
+// PostgreSQL's error code of a failed result ("" when there is none).
+std::string_view sqlstate_of(const PGresult* res) {
+  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  return state != nullptr ? state : "";
+}
+
+// Parameters as libpq takes them: text, NULL as a null pointer.
+struct TextParams {
+  std::vector<std::string> storage;
+  std::vector<const char*> values;
+
+  explicit TextParams(const Params& params) : storage(params.size()), values(params.size()) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const Value& v = params[i];
+      if (auto* n = std::get_if<std::int64_t>(&v)) {
+        storage[i] = std::to_string(*n);
+      } else if (auto* d = std::get_if<double>(&v)) {
+        // Same digits as %.17g (round-trips every double) but independent of the C locale.
+        char buf[32];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *d, std::chars_format::general, 17);
+        storage[i].assign(buf, ec == std::errc() ? end : buf);
+      } else if (auto* s = std::get_if<std::string>(&v)) {
+        // libpq takes C strings: a NUL would silently cut the value (PostgreSQL text cannot
+        // hold one anyway), so callers must reject it before it gets here.
+        if (s->find('\0') != std::string::npos) {
+          throw DbError("postgres: parameter $" + std::to_string(i + 1) + " contains a NUL byte");
+        }
+        values[i] = s->c_str();
+        continue;
+      } else {
+        continue;  // NULL
+      }
+      values[i] = storage[i].c_str();
+    }
+  }
+  TextParams(const TextParams&) = delete;  // `values` points into `storage`
+  TextParams& operator=(const TextParams&) = delete;
+
+  int count() const { return static_cast<int>(values.size()); }
+};
+
+// Heterogeneous lookup: a string_view finds a std::string key without a copy.
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 // Waits until `fd` is ready for `events`; false when `deadline` passes first.
 bool wait_socket(int fd, short events, Deadline deadline) {
@@ -98,6 +157,7 @@ class Connection {
     if (!conn_) connect(after_ms(options_.connect_timeout_ms));
     // A session handed back mid-transaction (a failed ROLLBACK) must not leak into the next use.
     rollback();
+    release_retired();
   }
 
   // One statement with parameters.
@@ -106,37 +166,64 @@ class Connection {
   }
 
   Result run(std::string_view sql, const Params& params, Deadline deadline) {
-    const std::string text(sql);
-    std::vector<std::string> storage(params.size());
-    std::vector<const char*> values(params.size(), nullptr);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      const Value& v = params[i];
-      if (auto* n = std::get_if<std::int64_t>(&v)) {
-        storage[i] = std::to_string(*n);
-      } else if (auto* d = std::get_if<double>(&v)) {
-        // Same digits as %.17g (round-trips every double) but independent of the C locale.
-        char buf[32];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *d, std::chars_format::general, 17);
-        storage[i].assign(buf, ec == std::errc() ? end : buf);
-      } else if (auto* s = std::get_if<std::string>(&v)) {
-        // libpq takes C strings: a NUL would silently cut the value (PostgreSQL text cannot
-        // hold one anyway), so callers must reject it before it gets here.
-        if (s->find('\0') != std::string::npos) {
-          throw DbError("postgres: parameter $" + std::to_string(i + 1) + " contains a NUL byte");
-        }
-        values[i] = s->c_str();
-        continue;
-      } else {
-        continue;  // NULL
-      }
-      values[i] = storage[i].c_str();
+    const TextParams text(params);
+    return run_unprepared(std::string(sql), text, deadline);
+  }
+
+  // Tx::query's statements: each text is prepared once per session under a name of its own
+  // (e1, e2, …) and then executed by name, so the server parses, analyses and plans it once. The
+  // Parse message is the one PQsendQueryParams sends (no parameter types: the server infers
+  // them), so parameters, results and errors are those of run(). The first use costs a second
+  // round trip; both share the one statement deadline, so a silent server still ends the call
+  // within it. Names are session state: drop() forgets them all.
+  //
+  // Plans: under plan_cache_mode = auto (set on connect) the server plans each execution for its
+  // values (custom plans) and after five of them switches to one generic plan only when that is
+  // estimated no dearer. Point reads go generic (planning 0.005 ms instead of ~0.1 ms); product
+  // listings stay custom, since their `LIMIT $n` makes a generic plan assume 10% of the rows
+  // (checked on 20,000 products with a 99%/1% category and search-word skew: 9 custom of 9).
+  Result run_prepared(std::string_view sql, const Params& params) {
+    const Deadline deadline = statement_deadline();
+    const TextParams text(params);
+    // In a failed transaction the server refuses PREPARE as it refuses the statement: send it
+    // as before, so the error is the one it always was and no name is taken for nothing.
+    if (!conn_ || PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
+      return run_unprepared(std::string(sql), text, deadline);
+    }
+    auto found = statements_.find(sql);
+    const bool prepared_before = found != statements_.end();
+    std::string name;
+    if (prepared_before) {
+      name = found->second.name;
+      found->second.last_use = ++uses_;
+    } else {
+      name = "e" + std::to_string(++serial_);
+      const std::string key(sql);
+      ResultPtr res = exchange(
+          [&](PGconn* conn) {
+            return PQsendPrepare(conn, name.c_str(), key.c_str(), text.count(), nullptr);
+          },
+          deadline);
+      check(res.get());  // refused (invalid SQL, several statements, …): nothing to remember
+      if (statements_.size() >= kMaxPreparedStatements) retire_least_recently_used();
+      statements_.emplace(key, Prepared{name, ++uses_});
     }
     ResultPtr res = exchange(
         [&](PGconn* conn) {
-          return PQsendQueryParams(conn, text.c_str(), static_cast<int>(params.size()), nullptr,
-                                   values.data(), nullptr, nullptr, 0);
+          return PQsendQueryPrepared(conn, name.c_str(), text.count(), text.values.data(), nullptr,
+                                     nullptr, 0);
         },
         deadline);
+    // "cached plan must not change result type": DDL (another instance's migration) changed
+    // the columns of a text prepared earlier, and its name would fail so for the session's
+    // whole life. Retire it and run the transaction again, which prepares the text anew; a
+    // text prepared just now failing so is reported as it is.
+    if (prepared_before && PQresultStatus(res.get()) == PGRES_FATAL_ERROR &&
+        sqlstate_of(res.get()) == "0A000" && PQstatus(conn_.get()) == CONNECTION_OK) {
+      retire(sql);
+      throw RetryableConflict("postgres: " + trimmed(PQresultErrorMessage(res.get())) +
+                              " (prepared statement " + name + ", prepared again on retry)");
+    }
     check(res.get());
     return convert(res.get());
   }
@@ -169,10 +256,13 @@ class Connection {
     return conn_ && PQtransactionStatus(conn_.get()) == PQTRANS_INERROR;
   }
 
-  // Server-side bounds of every statement of the session (DESIGN §4).
+  // Server-side bounds of every statement of the session (DESIGN §4), and the plan choice of
+  // its prepared statements (run_prepared), stated so that a server or role configured
+  // otherwise does not change our plans.
   void limit_statements(Deadline deadline) {
     command("SET statement_timeout = " + std::to_string(options_.statement_timeout_ms) +
-                "; SET lock_timeout = " + std::to_string(options_.lock_timeout_ms),
+                "; SET lock_timeout = " + std::to_string(options_.lock_timeout_ms) +
+                "; SET plan_cache_mode = auto",
             deadline);
   }
   // For migrations, which may legitimately run long or wait for another instance's.
@@ -185,9 +275,61 @@ class Connection {
     return res && PQresultStatus(res.get()) == PGRES_TUPLES_OK && PQntuples(res.get()) == 1;
   }
 
-  void drop() noexcept { conn_.reset(); }
+  // A new session has no prepared statements: the names die with this one.
+  void drop() noexcept {
+    conn_.reset();
+    statements_.clear();
+    retired_.clear();
+    serial_ = 0;
+  }
 
  private:
+  struct Prepared {
+    std::string name;
+    std::uint64_t last_use;
+  };
+
+  Result run_unprepared(const std::string& sql, const TextParams& text, Deadline deadline) {
+    ResultPtr res = exchange(
+        [&](PGconn* conn) {
+          return PQsendQueryParams(conn, sql.c_str(), text.count(), nullptr, text.values.data(),
+                                   nullptr, nullptr, 0);
+        },
+        deadline);
+    check(res.get());
+    return convert(res.get());
+  }
+
+  // Forgets a prepared text; its name is DEALLOCATEd when the session is next taken (a failed
+  // transaction could not run DEALLOCATE now, and a live one need not wait for it).
+  void retire(std::string_view sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) return;
+    retired_.push_back(std::move(it->second.name));
+    statements_.erase(it);
+  }
+
+  void retire_least_recently_used() {
+    auto oldest = std::min_element(
+        statements_.begin(), statements_.end(),
+        [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
+    if (oldest != statements_.end()) retire(oldest->first);
+  }
+
+  // One round trip for all retired names, between transactions; a session that cannot do that
+  // is dropped (and with it every name).
+  void release_retired() noexcept {
+    if (retired_.empty() || !conn_) return;
+    try {
+      std::string sql;
+      for (const std::string& name : retired_) sql += "DEALLOCATE " + name + ";";
+      command(sql);
+      retired_.clear();
+    } catch (...) {
+      drop();
+    }
+  }
+
   // Starts a session without ever blocking past `deadline`; throws NoAnswer or ConnectionLost.
   void connect(Deadline deadline) {
     // Keywords before dbname are defaults the URL may override; expand_dbname=1 parses the URL.
@@ -290,8 +432,7 @@ class Connection {
       msg += trimmed(PQerrorMessage(conn));
     }
     if (PQstatus(conn) != CONNECTION_OK) throw ConnectionLost(msg);
-    const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-    const std::string_view sqlstate = state != nullptr ? state : "";
+    const std::string_view sqlstate = sqlstate_of(res);
     if (sqlstate == "40001" || sqlstate == "40P01") throw RetryableConflict(msg);
     if (sqlstate == "23505") throw UniqueViolation(msg);
     if (sqlstate == "23514") throw CheckViolation(msg);
@@ -337,6 +478,12 @@ class Connection {
   std::string url_;
   Options options_;
   ConnPtr conn_;
+  // The session's prepared statements by SQL text (run_prepared), at most
+  // kMaxPreparedStatements; retired_: names forgotten but not yet DEALLOCATEd.
+  std::unordered_map<std::string, Prepared, TextHash, std::equal_to<>> statements_;
+  std::vector<std::string> retired_;
+  std::uint64_t serial_ = 0;  // the last name given in this session
+  std::uint64_t uses_ = 0;    // a clock for least-recently-used
 };
 
 class PgTx final : public Tx {
@@ -346,7 +493,7 @@ class PgTx final : public Tx {
   Result query(std::string_view sql, const Params& params) override {
     // Remembered even if `fn` swallows the exception, so the attempt cannot commit.
     try {
-      return conn_.run(sql, params);
+      return conn_.run_prepared(sql, params);
     } catch (const RetryableConflict&) {
       conflict_ = true;
       throw;
