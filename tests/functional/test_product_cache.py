@@ -9,11 +9,13 @@ the other instance and reads at once. Plus: the cache's size bound, and a Postgr
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 import pytest
 
 from support.catalog import (admin_token, commit, create_product, get_product, internal, release, reserve, tag)
 from support.client import Client, body
+from support.delay_proxy import DelayProxy
 from support.pg_cluster import temporary_cluster
 from support.procs import wait_until
 from support.stack import Stack
@@ -260,3 +262,29 @@ def test_a_postgres_restart_drops_the_cache_and_changes_are_still_seen_at_once(d
                                   json={"price": price, "__v": current["__v"]})
                 assert resp.status_code == 200, resp.text[:300]
                 assert get_product(reader, p["_id"])["price"] == price
+
+
+def test_a_slow_network_to_postgres_does_not_make_the_reader_serve_stale(db_kind, make_stack):
+    """The reading instance's database traffic, LISTEN session included, arrives 200 ms late: a
+    notification comes long after the write was answered. The read must still wait for its
+    barrier (a cache trusting notifications alone would answer the old price here)."""
+    if db_kind != "postgres":
+        pytest.skip("PostgreSQL only (EMPORIUM_DB=postgres)")
+    with make_stack("cacheslow", services=("products",)) as s:
+        writer = s.direct(0, "products")
+        admin = admin_token(s)
+        url = urllib.parse.urlsplit(s.dbs["products"].url)
+        with DelayProxy(url.hostname, url.port, 0.2) as proxy:
+            s.stop_instance(1, service="products")
+            slow = url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}").geturl()
+            s.products[1].env["DATABASE_URL"] = slow
+            s.restart_instance(1, "products")
+            reader = s.direct(1, "products")
+            p = create_product(writer, admin, price=10.00)
+            for price in (11.0, 12.0, 13.0, 14.0):
+                current = cached_read(reader, p["_id"])
+                resp = writer.put(f"/api/products/{p['_id']}", token=admin,
+                                  json={"price": price, "__v": current["__v"]})
+                assert resp.status_code == 200, resp.text[:300]
+                assert get_product(reader, p["_id"])["price"] == price, "served stale"
+            s.stop_instance(1, service="products")
