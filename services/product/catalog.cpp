@@ -193,12 +193,12 @@ store::DocumentPtr Catalog::make_document(Product product) const {
   return document;
 }
 
-store::DocumentPtr Catalog::document(std::string_view id) {
+store::DocumentPtr Catalog::document(std::string_view id, bool synced) {
   if (!cache_) {
     auto product = find(id);
     return product ? make_document(std::move(*product)) : nullptr;
   }
-  const bool synced = feed_->sync();
+  if (!synced) synced = feed_->sync();
   if (synced) {
     if (auto hit = cache_->find(id)) return hit;
   }
@@ -214,7 +214,7 @@ void Catalog::sync_async(std::function<void(bool)> done) {
 }
 
 store::DocumentPtr Catalog::cached_document(std::string_view id) {
-  return cache_ ? cache_->find(id) : nullptr;
+  return cache_ ? cache_->find(id, false) : nullptr;
 }
 
 namespace {
@@ -268,7 +268,8 @@ store::ProductPage Catalog::list_by_ids(const domain::ListQuery& query) {
     domain::ListQuery read;
     read.has_ids = true;
     read.ids = missing;
-    read.limit = static_cast<std::int64_t>(missing.size());
+    // One more than asked: a full page would make the listing count its matches too.
+    read.limit = static_cast<std::int64_t>(missing.size()) + 1;
     const db::Backend backend = db_.backend();
     auto rows = db_.with_tx(TxKind::Read,
                             [&](db::Tx& tx) { return store::list_products(tx, backend, read); });
@@ -276,7 +277,9 @@ store::ProductPage Catalog::list_by_ids(const domain::ListQuery& query) {
       auto document = make_document(std::move(product));
       if (synced) {
         const auto at = std::find(missing.begin(), missing.end(), document->product.id);
-        cache_->put(document, tickets[static_cast<std::size_t>(at - missing.begin())]);
+        if (at != missing.end()) {
+          cache_->put(document, tickets[static_cast<std::size_t>(at - missing.begin())]);
+        }
       }
       found.push_back(std::move(document));
     }

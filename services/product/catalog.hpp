@@ -70,13 +70,15 @@ class Catalog {
   // `cache`); `render` makes a document's JSON.
   void attach_cache(std::shared_ptr<store::ProductCache> cache,
                     std::shared_ptr<db::ChangeFeed> feed, Render render);
-  // Syncs the feed, then answers from the cache or reads (and caches) the product. Null when
-  // unknown or deleted. Blocking: worker lane.
-  store::DocumentPtr document(std::string_view id);
+  // Syncs the feed (unless `synced`: a sync that began after the request arrived answered true
+  // already), then answers from the cache or reads (and caches) the product. Null when unknown
+  // or deleted. Blocking: worker lane.
+  store::DocumentPtr document(std::string_view id, bool synced = false);
   // Does not block: `done(true)` once every change committed before this call is out of the
   // cache (then cached_document() may answer), `done(false)` when the cache cannot be trusted now.
   void sync_async(std::function<void(bool)> done);
-  // After sync_async answered true for this request: the cached document, or null.
+  // After sync_async answered true for this request: the cached document, or null (the miss is
+  // counted by the document() call that follows).
   store::DocumentPtr cached_document(std::string_view id);
   std::vector<domain::CategoryCount> categories();
 

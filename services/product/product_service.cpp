@@ -8,7 +8,10 @@
 
 #include <emporium/json/json.hpp>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <stop_token>
 
 namespace emporium::product {
 namespace {
@@ -56,6 +59,15 @@ void attach_product_cache(App& app, const ProductConfig& config, Catalog& catalo
                "Reads sent to the database because the change feed could not vouch for the cache",
                f.failures),
     };
+  });
+  // The feed stops when the drain begins: the syncs still waiting answer false (their reads go
+  // to the database) while the server can still take their answers, and none is left for after.
+  app.background("product-cache-feed", [feed](std::stop_token stop) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    cv.wait(lock, stop, [] { return false; });
+    feed->stop();
   });
   app.every("product-cache", 1000, [cache, feed, &metrics = app.metrics(), ticks = 0]() mutable {
     const auto c = cache->stats();

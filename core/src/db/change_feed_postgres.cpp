@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -146,6 +147,8 @@ class PostgresChangeFeed final : public ChangeFeed {
         session();
       } catch (const Lost& lost) {
         last_error_ = lost.why;
+      } catch (const std::exception& e) {
+        last_error_ = e.what();  // a handler that threw, memory: start over with a reset
       }
       conn_.reset();
       {
@@ -289,9 +292,15 @@ class PostgresChangeFeed final : public ChangeFeed {
     while (PGnotify* note = PQnotifies(conn_.get())) {
       const std::string channel = note->relname;
       const std::string payload = note->extra != nullptr ? note->extra : "";
+      const int be_pid = note->be_pid;
       PQfreemem(note);
       if (channel == barrier_channel_) {
-        came_back = std::max<std::uint64_t>(came_back, std::strtoull(payload.c_str(), nullptr, 10));
+        // Only our own session's barriers, never past the last one sent: a NOTIFY on this
+        // channel from elsewhere must not answer a sync.
+        if (be_pid == PQbackendPID(conn_.get())) {
+          came_back =
+              std::max<std::uint64_t>(came_back, std::strtoull(payload.c_str(), nullptr, 10));
+        }
       } else if (payload == "*" || payload.empty()) {
         reset_cache();
       } else {
@@ -310,6 +319,7 @@ class PostgresChangeFeed final : public ChangeFeed {
     std::vector<std::function<void(bool)>> done;
     {
       std::lock_guard lock(mutex_);
+      n = std::min(n, sent_);
       if (n >= sent_) in_flight_ = false;
       auto keep = std::partition(waiters_.begin(), waiters_.end(),
                                  [&](const PendingSync& w) { return w.barrier > n; });

@@ -55,16 +55,19 @@ class SqliteChangeFeed final : public ChangeFeed {
 
   bool sync() override {
     std::lock_guard lock(mutex_);
-    if (!started_ || stopped_) return false;
-    const bool ok = sync_locked();
-    if (!ok) {
-      ++stats_.failures;
-      coherent_ = false;
-    }
-    return ok;
+    return sync_with_lock();
   }
 
-  void sync_async(std::function<void(bool)> done) override { done(sync()); }
+  // Called on an I/O thread: never waits for another sync; answers false then (the read goes to
+  // a worker, which syncs there).
+  void sync_async(std::function<void(bool)> done) override {
+    bool ok = false;
+    {
+      std::unique_lock lock(mutex_, std::try_to_lock);
+      if (lock.owns_lock()) ok = sync_with_lock();
+    }
+    done(ok);
+  }
 
   // On a connection of its own, opened for the purpose, so that a sync never waits for a write.
   void prune(std::int64_t keep) override {
@@ -108,6 +111,15 @@ class SqliteChangeFeed final : public ChangeFeed {
     if (sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
     sqlite3_reset(stmt);
     return out;
+  }
+
+  // A failed sync (a lock wait past kBusyTimeoutMs, an I/O error) loses nothing: the log keeps
+  // the changes, and the next sync reads them from the last row seen.
+  bool sync_with_lock() {
+    if (!started_ || stopped_) return false;
+    const bool ok = sync_locked();
+    if (!ok) ++stats_.failures;
+    return ok;
   }
 
   void reset_cache() {

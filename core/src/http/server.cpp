@@ -155,21 +155,28 @@ struct Server::Impl {
   }
 
   // Waits, holding no thread, for the route's memory gate; true when memory may answer. The
-  // gate's answer (from any thread) is posted to the session's strand and wakes the wait.
+  // gate's answer (from any thread) is posted to the session's strand and wakes the wait. The
+  // answer holds the wait only weakly: a wait whose session is gone (the server stopped) is not
+  // touched.
   asio::awaitable<bool> pass_memory_gate(Request& req) {
     if (req.matched == nullptr || !req.matched->options.memory_gate) co_return true;
-    auto executor = co_await asio::this_coro::executor;
     struct Wait {
+      explicit Wait(const asio::any_io_executor& ex)
+          : executor(ex), timer(ex, asio::steady_timer::time_point::max()) {}
+      asio::any_io_executor executor;
       asio::steady_timer timer;
       std::optional<bool> ready;
     };
-    auto wait = std::make_shared<Wait>(
-        Wait{asio::steady_timer(executor, asio::steady_timer::time_point::max()), std::nullopt});
-    req.matched->options.memory_gate(req, [wait, executor](bool ready) {
-      asio::post(executor, [wait, ready] {
-        wait->ready = ready;
-        wait->timer.cancel();
-      });
+    auto wait = std::make_shared<Wait>(co_await asio::this_coro::executor);
+    req.matched->options.memory_gate(req, [weak = std::weak_ptr<Wait>(wait)](bool ready) {
+      if (auto w = weak.lock()) {
+        asio::post(w->executor, [weak, ready] {
+          if (auto again = weak.lock()) {
+            again->ready = ready;
+            again->timer.cancel();
+          }
+        });
+      }
     });
     while (!wait->ready) co_await wait->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return *wait->ready;
@@ -178,6 +185,7 @@ struct Server::Impl {
   asio::awaitable<Response> run_handler(Request& req, Lane lane) {
     if (lane == Lane::Memory && options.worker_threads > 0) {
       if (co_await pass_memory_gate(req)) {
+        req.memory_gate_passed = true;
         req.io_attempt = true;
         try {
           Response res = handler(req);

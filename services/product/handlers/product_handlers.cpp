@@ -94,7 +94,7 @@ Response get_product(Catalog& catalog, Request& request) {
     document = catalog.cached_document(id);
     if (!document) request.leave_io_thread();
   } else {
-    document = catalog.document(id);
+    document = catalog.document(id, request.memory_gate_passed);
   }
   if (!document) throw not_found(kProductNotFound);
   if (auto header = request.header("If-None-Match");

@@ -28,7 +28,7 @@ void ProductCache::erase(Shard& shard, std::list<Entry>::iterator it) {
   shard.lru.erase(it);
 }
 
-DocumentPtr ProductCache::find(std::string_view id) {
+DocumentPtr ProductCache::find(std::string_view id, bool count_miss) {
   if (!enabled()) return nullptr;
   Shard& shard = shard_of(id);
   {
@@ -40,7 +40,7 @@ DocumentPtr ProductCache::find(std::string_view id) {
       return it->second->document;
     }
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
+  if (count_miss) misses_.fetch_add(1, std::memory_order_relaxed);
   return nullptr;
 }
 

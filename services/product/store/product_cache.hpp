@@ -31,13 +31,18 @@ using DocumentPtr = std::shared_ptr<const ProductDocument>;
 
 class ProductCache {
  public:
+  // Many shards: an invalidation drops the fills in flight of its whole shard. The bound is
+  // split evenly over them.
+  static constexpr std::size_t kShards = 64;
+
   // At most `max_bytes` of documents (an estimate of what each holds); 0 disables the cache.
   explicit ProductCache(std::size_t max_bytes);
 
   bool enabled() const { return max_bytes_ > 0; }
 
-  // The document of `id` or null; counts a hit or a miss.
-  DocumentPtr find(std::string_view id);
+  // The document of `id` or null; counts a hit, and a miss unless `count_miss` is false (a
+  // lookup that will be made again elsewhere).
+  DocumentPtr find(std::string_view id, bool count_miss = true);
 
   using Ticket = std::uint64_t;
   // Take before reading the row that will fill the cache.
@@ -66,7 +71,6 @@ class ProductCache {
   static std::size_t cost(const ProductDocument& document);
 
  private:
-  static constexpr std::size_t kShards = 16;
   struct Entry {
     DocumentPtr document;
     std::size_t bytes;

@@ -60,11 +60,14 @@ TEST(ProductCache, StaysWithinItsBoundUnderAMillionIdScan) {
 TEST(ProductCache, KeepsWhatIsReadAgainAndEvictsTheLeastRecentlyUsed) {
   // One shard's share of the bound fits a few documents; ids chosen in one shard.
   const std::size_t one = ProductCache::cost(*document(id_of(0)));
-  ProductCache cache(16 * one * 3);  // about three documents per shard
+  ProductCache cache(ProductCache::kShards * one * 3);  // three documents per shard
   std::vector<std::string> same_shard;
   for (int i = 0; same_shard.size() < 4; ++i) {
     const std::string id = id_of(i);
-    if (std::hash<std::string_view>{}(id) % 16 == std::hash<std::string_view>{}(id_of(0)) % 16) {
+    const auto shard = [](const std::string& s) {
+      return std::hash<std::string_view>{}(s) % ProductCache::kShards;
+    };
+    if (shard(id) == shard(id_of(0))) {
       same_shard.push_back(id);
     }
   }
@@ -109,7 +112,7 @@ TEST(ProductCache, InvalidateAndClearDropEntriesAndFillsInFlight) {
 }
 
 TEST(ProductCache, ADocumentLargerThanAShardIsNotKept) {
-  ProductCache cache(16 * 1024);  // 1 KiB per shard
+  ProductCache cache(ProductCache::kShards * 1024);  // 1 KiB per shard
   const std::string id = new_object_id();
   cache.put(document(id, 4096), cache.ticket(id));
   EXPECT_EQ(cache.find(id), nullptr);

@@ -267,7 +267,8 @@ TEST(StorePlan, IdsListingUsesTheIdKeyOnSqlite) {
   query.limit = 100;
   const auto statement = store::list_page_statement(db::Backend::Sqlite, query);
   std::string plan;
-  for (const auto& row : database.db().query("EXPLAIN QUERY PLAN " + statement.sql, statement.params).rows) {
+  for (const auto& row :
+       database.db().query("EXPLAIN QUERY PLAN " + statement.sql, statement.params).rows) {
     plan += row.text(3) + "\n";
   }
   EXPECT_NE(plan.find("(id=?)"), std::string::npos) << plan;

@@ -45,6 +45,9 @@ class Request {
   // True while a Lane::Memory route's handler runs on the I/O thread (router.hpp): it must
   // answer from memory or call leave_io_thread().
   bool io_attempt = false;
+  // True once a Lane::Memory route's memory gate answered true for this request: memory was
+  // valid after the request arrived, also when the handler then left the I/O thread.
+  bool memory_gate_passed = false;
 
   // Case-insensitive header lookup.
   std::optional<std::string_view> header(std::string_view name) const;

@@ -10,3 +10,12 @@ END
 $$;
 CREATE TRIGGER products_announce_change AFTER UPDATE OR DELETE ON products
   FOR EACH ROW EXECUTE FUNCTION products_announce_change();
+-- A TRUNCATE has no rows to name: '*' empties every cache.
+CREATE FUNCTION products_announce_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('emporium_products', '*');
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER products_announce_truncate AFTER TRUNCATE ON products
+  FOR EACH STATEMENT EXECUTE FUNCTION products_announce_truncate();
