@@ -194,10 +194,7 @@ store::DocumentPtr Catalog::make_document(Product product) const {
 }
 
 store::DocumentPtr Catalog::document(std::string_view id, bool synced) {
-  if (!cache_) {
-    auto product = find(id);
-    return product ? make_document(std::move(*product)) : nullptr;
-  }
+  if (!cache_) return read_document(id, false);
   if (!synced) synced = feed_->sync();
   if (synced) {
     if (auto hit = cache_->find(id)) return hit;

@@ -12,15 +12,6 @@
 namespace emporium::db {
 namespace {
 
-struct CloseDb {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct FinalizeStmt {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using DbPtr = std::unique_ptr<sqlite3, CloseDb>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, FinalizeStmt>;
-
 // A lock wait on the feed's connection (a checkpoint, another process's recovery): short, since
 // a sync may run on an I/O thread; past it the sync answers false and the read goes to the
 // database.

@@ -33,16 +33,12 @@ namespace emporium::db {
 
 namespace {
 
-struct ConnCloser {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
-};
 struct ResultClear {
   void operator()(PGresult* res) const { PQclear(res); }
 };
 struct ConninfoFree {
   void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
 };
-using ConnPtr = std::unique_ptr<PGconn, ConnCloser>;
 using ResultPtr = std::unique_ptr<PGresult, ResultClear>;
 
 // pg_advisory_lock key for migrations ("emporium" in ASCII): every instance must use the same.

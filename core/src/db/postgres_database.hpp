@@ -3,10 +3,18 @@
 
 #include "emporium/db/database.hpp"
 
+#include <libpq-fe.h>
+
 #include <memory>
 #include <string>
 
 namespace emporium::db {
+
+// An owning session handle (this backend and its change feed).
+struct ConnCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using ConnPtr = std::unique_ptr<PGconn, ConnCloser>;
 
 // Checks the URL and prepares `options.pool_size` connection slots; connections are made on
 // first use, so a service can start before its database answers (/readyz reports it).

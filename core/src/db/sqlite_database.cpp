@@ -32,17 +32,9 @@ namespace emporium::db {
 
 namespace {
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
 struct SqliteFree {
   void operator()(char* p) const { sqlite3_free(p); }
 };
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
 // Services use a fixed set of SQL texts; the bound only matters if someone builds SQL dynamically.
 constexpr std::size_t kMaxCachedStatements = 256;

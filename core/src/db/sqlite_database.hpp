@@ -3,11 +3,23 @@
 
 #include "emporium/db/database.hpp"
 
+#include <sqlite3.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace emporium::db {
+
+// Owning handles of a connection and a statement (this backend and its change feed).
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
 // Opens `options.pool_size` connections to the file at `path` (WAL, synchronous=NORMAL,
 // foreign_keys=ON, busy_timeout). Throws DbError when the file cannot be opened.
